@@ -1,0 +1,78 @@
+"""haproxy_server states under Salt's state loader, both with and without test=True."""
+
+import pytest
+
+from tests.support.haproxy import free_port
+
+BACKENDS = {"app": {"app1": "127.0.0.1:1", "app2": "127.0.0.1:2"}}
+
+
+@pytest.fixture
+def haproxy(haproxy_factory):
+    return haproxy_factory(BACKENDS, sorry_address=f"127.0.0.1:{free_port()}")
+
+
+@pytest.fixture(params=[True, False], ids=["testmode", "applied"])
+def testmode(request):
+    return request.param
+
+
+def admin(modules, haproxy):
+    status = modules.haproxy_runtime.server_status(socket=haproxy.socket)["app"]
+    return {name: info["admin"] for name, info in status.items()}
+
+
+def test_maint_whole_backend(states, modules, haproxy, testmode):
+    ret = states.haproxy_server.maint(name="app", socket=haproxy.socket, test=testmode)
+    assert ret.changes == {
+        "app1": {"old": "ready", "new": "maint"},
+        "app2": {"old": "ready", "new": "maint"},
+    }
+    after = admin(modules, haproxy)
+    if testmode:
+        assert ret.result is None
+        assert after == {"app1": "ready", "app2": "ready", "localhost": "ready"}
+    else:
+        assert ret.result is True
+        assert after == {"app1": "maint", "app2": "maint", "localhost": "ready"}
+
+
+def test_second_run_changes_nothing(states, haproxy, testmode):
+    assert states.haproxy_server.drain(name="app", servers=["app1"], socket=haproxy.socket).result
+    ret = states.haproxy_server.drain(
+        name="app", servers=["app1"], socket=haproxy.socket, test=testmode
+    )
+    assert ret.result is True
+    assert ret.changes == {}
+    assert "already drain" in ret.comment
+
+
+def test_ready_restores_only_named_servers(states, modules, haproxy, testmode):
+    modules.haproxy_runtime.set_servers_state("app", "maint", socket=haproxy.socket)
+    ret = states.haproxy_server.ready(
+        name="app", servers=["app2"], socket=haproxy.socket, test=testmode
+    )
+    assert list(ret.changes) == ["app2"]
+    expected = "maint" if testmode else "ready"
+    assert admin(modules, haproxy) == {"app1": "maint", "app2": expected, "localhost": "ready"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"name": "ghost"}, "ghost"),
+        ({"name": "app", "servers": ["ghost"]}, "ghost"),
+        ({"name": "app", "servers": ["app1;shutdown sessions server app/app2"]}, "invalid server"),
+        ({"name": "app", "servers": "app1"}, "not a string"),
+        ({"name": "app", "socket": "/nonexistent.sock"}, "/nonexistent.sock"),
+    ],
+    ids=["unknown-backend", "unknown-server", "injection", "string-not-list", "no-socket"],
+)
+def test_bad_input_fails_and_changes_nothing(states, modules, haproxy, testmode, kwargs, fragment):
+    kwargs = {"socket": haproxy.socket, **kwargs}
+    before = haproxy.command("show servers state")
+    ret = states.haproxy_server.maint(test=testmode, **kwargs)
+    assert ret.result is False
+    assert fragment in ret.comment
+    assert ret.changes == {}
+    assert haproxy.command("show servers state") == before

@@ -1,0 +1,154 @@
+"""Real haproxy processes for tests and benchmarks: written config, started, stopped by PID."""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HAPROXY = "/usr/sbin/haproxy"
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 10.0
+POLL_INTERVAL = 0.02
+
+
+def free_port(host="127.0.0.1"):
+    """Ask the kernel for a free TCP port on a loopback address."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout, what, interval=POLL_INTERVAL):
+    """Poll ``predicate`` until it returns a true value or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def stop_pid(proc, timeout=STOP_TIMEOUT):
+    """Stop a process we started: TERM, then KILL after ``timeout``."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
+
+
+@dataclass
+class HAProxy:
+    """One haproxy with a unix admin socket, a loopback TCP admin socket and an HTTP frontend.
+
+    ``backends`` maps a backend name to ``{server: "host:port"}``; every backend also gets a
+    ``backup`` server named ``sorry_name`` at ``sorry_address`` when that is set.
+    """
+
+    workdir: Path
+    backends: dict
+    sorry_address: str = ""
+    sorry_name: str = "localhost"
+    extra_global: str = ""
+    check: bool = False
+    frontend_port: int = field(default_factory=free_port)
+    tcp_port: int = field(default_factory=free_port)
+    proc: subprocess.Popen = None
+
+    @property
+    def socket(self):
+        return str(self.workdir / "admin.sock")
+
+    @property
+    def tcp_socket(self):
+        return f"127.0.0.1:{self.tcp_port}"
+
+    @property
+    def config_path(self):
+        return self.workdir / "haproxy.cfg"
+
+    @property
+    def state_file(self):
+        return str(self.workdir / "server-state")
+
+    def render(self):
+        check = " check inter 1s" if self.check else ""
+        lines = [
+            "global",
+            f"    stats socket {self.socket} mode 600 level admin",
+            f"    stats socket ipv4@{self.tcp_socket} level admin",
+            f"    server-state-file {self.state_file}",
+            self.extra_global,
+            "defaults",
+            "    mode http",
+            "    timeout connect 1s",
+            "    timeout client 10s",
+            "    timeout server 10s",
+            "    load-server-state-from-file global",
+        ]
+        for name, servers in self.backends.items():
+            lines.append(f"backend {name}")
+            for server, address in servers.items():
+                lines.append(f"    server {server} {address}{check}")
+            if self.sorry_address:
+                lines.append(f"    server {self.sorry_name} {self.sorry_address} backup")
+        first = next(iter(self.backends))
+        lines += [
+            "frontend www",
+            f"    bind 127.0.0.1:{self.frontend_port}",
+            f"    default_backend {first}",
+        ]
+        return "\n".join(line for line in lines if line) + "\n"
+
+    def start(self):
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(self.render())
+        # Foreground master-worker: we hold the master's PID and stop it ourselves.
+        self.proc = subprocess.Popen(
+            [HAPROXY, "-W", "-db", "-f", str(self.config_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.workdir / "haproxy.log", "ab"),  # noqa: SIM115
+        )
+        wait_for(self._answers, START_TIMEOUT, f"haproxy admin socket {self.socket}")
+        return self
+
+    def _answers(self):
+        if self.proc.poll() is not None:
+            log = (self.workdir / "haproxy.log").read_text(errors="replace")
+            raise RuntimeError(f"haproxy exited with {self.proc.returncode}: {log[-2000:]}")
+        if not os.path.exists(self.socket):
+            return False
+        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(1)
+            sock.connect(self.socket)
+            sock.sendall(b"show info\n")
+            return sock.recv(64).startswith(b"Name")
+        return False
+
+    def command(self, text):
+        """Send one raw command the way an operator with socat would; return the answer."""
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(5)
+            sock.connect(self.socket)
+            sock.sendall(text.encode() + b"\n")
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks).decode()
+
+    def reload(self):
+        """Reload the way a service manager does: USR2 to the master process."""
+        self.proc.send_signal(signal.SIGUSR2)
+
+    def stop(self):
+        if self.proc is not None:
+            stop_pid(self.proc)
