@@ -46,3 +46,11 @@ test: setup
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache docs/_build
+
+# Masterless highstate of this machine, environment dev (issue 3). Non-zero on any failed state.
+CONVERGE_ARGS ?=
+converge: setup
+	$(VENV)/bin/salt-call --local -c salt/converge \
+	  --file-root=$(CURDIR)/salt --pillar-root=$(CURDIR)/pillar \
+	  --module-dirs=$(CURDIR)/_modules --states-dir=$(CURDIR)/_states \
+	  --state-output=changes --retcode-passthrough state.apply $(CONVERGE_ARGS)

@@ -1,0 +1,22 @@
+include:
+  - haproxy_maint.base
+
+# dev: this machine (make converge). Loopback only, a self-signed certificate.
+haproxy_maint:
+  env: dev
+  haproxy:
+    # DEV ONLY: a dead app server is marked down after one failed check 1 s apart
+    # (the reference waits two checks 10 s apart), so tests need not wait long.
+    default_server:
+      inter: 1s
+      downinter: 1s
+      rise: 1
+      fall: 1
+    backends:
+      app:
+        servers:
+          app1: 127.0.0.1:8001
+          app2: 127.0.0.1:8002
+        bind:
+          http: 127.0.0.1:80
+          https: 127.0.0.1:443

@@ -1,0 +1,72 @@
+"""
+Install Node.js packages with npm (the ``npm.installed`` state).
+
+Salt 3008 ships the ``npm`` execution module but no longer its state module; this
+one restores ``npm.installed`` for what this state tree needs: one package at an
+exact version, global (``dir`` unset) or in a directory. Delete this file when
+Salt (or an extension) provides the state again.
+"""
+
+from salt.exceptions import CommandExecutionError
+
+
+def _split_spec(name):
+    """``pkg@1.2.3`` -> ``("pkg", "1.2.3")``; a scoped ``@scope/pkg`` keeps its @."""
+    package, sep, version = name.rpartition("@")
+    if not sep or not package:
+        return name, None
+    return package, version
+
+
+def installed(name, dir=None, user=None, registry=None, env=None):  # noqa: A002 (Salt's name)
+    """
+    Make sure an npm package is installed, at a version when one is given.
+
+    name
+        The package, ``name`` or ``name@version`` (an exact version).
+
+    dir
+        Install into this directory; unset installs globally (``npm -g``).
+
+    user
+        Run npm as this user.
+
+    registry
+        The npm registry to install from; unset uses npm's configuration.
+
+    env
+        Environment variables for npm, as for ``cmd.run``.
+
+    Example:
+
+    .. code-block:: yaml
+
+        http-server@14.1.1:
+          npm.installed
+    """
+    ret = {"name": name, "result": True, "comment": "", "changes": {}}
+    package, version = _split_spec(name)
+    try:
+        found = __salt__["npm.list"](pkg=package, dir=dir, runas=user, env=env, depth=0)
+    except CommandExecutionError as err:
+        return {**ret, "result": False, "comment": f"Cannot list npm package {package}: {err}"}
+    current = (found.get(package) or {}).get("version")
+    if current and (version is None or current == version):
+        return {**ret, "comment": f"npm package {package} {current} is installed"}
+    if __opts__["test"]:
+        return {**ret, "result": None, "comment": f"Would have installed npm package {name}"}
+    try:
+        __salt__["npm.install"](pkg=name, dir=dir, runas=user, registry=registry, env=env)
+        found = __salt__["npm.list"](pkg=package, dir=dir, runas=user, env=env, depth=0)
+    except CommandExecutionError as err:
+        return {**ret, "result": False, "comment": f"Cannot install npm package {name}: {err}"}
+    new = (found.get(package) or {}).get("version")
+    if not new or (version is not None and new != version):
+        return {
+            **ret,
+            "result": False,
+            "comment": f"npm installed {name}, but npm lists {package} at {new}",
+        }
+    ret["changes"] = {package: {"old": current, "new": new}}
+    ret["comment"] = f"Installed npm package {package} {new}"
+    return ret

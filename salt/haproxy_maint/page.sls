@@ -1,0 +1,37 @@
+{%- from "haproxy_maint/map.jinja" import haproxy_maint as cfg %}
+{%- set page = cfg.page %}
+
+{%- if page.archive %}
+
+# An archive from pillar: extracted into the root, its maintenance.html served as index.html.
+maintenance-page:
+  archive.extracted:
+    - name: {{ page.root }}
+    - source: {{ page.archive.source }}
+    - source_hash: {{ page.archive.source_hash }}
+    - enforce_toplevel: False
+    - user: {{ page.user }}
+    - group: {{ page.group }}
+
+maintenance-page-index:
+  file.managed:
+    - name: {{ page.root }}/index.html
+    - source: {{ page.root }}/maintenance.html
+    - user: {{ page.user }}
+    - group: {{ page.group }}
+    - mode: "0644"
+    - require:
+      - archive: maintenance-page
+{%- else %}
+
+# No "clean": maintenance.json (written by haproxy_maint) lives in the same folder.
+maintenance-page:
+  file.recurse:
+    - name: {{ page.root }}
+    - source: {{ page.source }}
+    - user: {{ page.user }}
+    - group: {{ page.group }}
+    - dir_mode: "0755"
+    - file_mode: "0644"
+    - makedirs: True
+{%- endif %}
