@@ -1,6 +1,5 @@
 {%- from "haproxy_maint/map.jinja" import haproxy_maint as cfg %}
 {%- set haproxy = cfg.haproxy %}
-{%- set socket = haproxy.runtime.socket %}
 {%- set supervisor = cfg.supervisor %}
 include:
   - haproxy_maint.haproxy.config
@@ -10,18 +9,22 @@ include:
 
 # Runs before the reload below (state order): the running haproxy's admin
 # states (MAINT/DRAIN) go to server-state-file, which the new process loads.
-# Only when haproxy is up: on a first converge there is nothing to save.
 haproxy-save-server-state:
   module.run:
     - haproxy_runtime.save_servers_state:
       - path: {{ haproxy.server_state_file }}
-      - socket: {{ socket }}
-    {%- if socket.startswith("/") %}
-    - onlyif: test -S {{ socket }}
-    {%- else %}
-    {%- set host, port = salt["haproxy_pillar.split_hostport"]("haproxy_maint:haproxy:runtime:socket", socket) %}
-    - onlyif: "bash -c ': </dev/tcp/{{ host.strip("[]") }}/{{ port }}'"
-    {%- endif %}
+      - socket: {{ haproxy.runtime.socket }}
+    # Only while haproxy runs (a first converge has nothing to save; a stale socket file is no proof).
+    - onlyif:
+      {%- if haproxy.service.manager == "system" %}
+      - fun: service.status
+        name: {{ haproxy.service.name }}
+      {%- else %}
+      - fun: supervisord.status_bool
+        name: {{ haproxy.service.program }}
+        expected_state: RUNNING
+        conf_file: {{ supervisor.conf_file }}
+      {%- endif %}
     - onchanges:
       - file: haproxy-config
       - file: haproxy-errorfile-503
