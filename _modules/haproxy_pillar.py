@@ -378,21 +378,34 @@ def _merge_backend_defaults(haproxy):
     return backends
 
 
+def _binds_overlap(path, one, other):
+    """Same port, and the same host or a wildcard on either side."""
+    host, port = split_hostport(path, one)
+    other_host, other_port = split_hostport(path, other)
+    wildcards = ("", "*", "0.0.0.0", "[::]")
+    return port == other_port and (
+        host == other_host or host in wildcards or other_host in wildcards
+    )
+
+
 def _check_cross_keys(config):
     """Rules between keys: unique binds, the sorry server's name free in every backend."""
     sorry_name = config["sorry_server"]["name"]
-    seen = {}
+    seen = []
     for name, backend in config["haproxy"]["backends"].items():
         path = f"{ROOT}:haproxy:backends:{name}"
         if backend["sorry"] and sorry_name in backend["servers"]:
             _fail(f"{path}:servers:{sorry_name}", "is the sorry server's name")
-        for kind, address in backend["bind"].items():
-            if address in seen:
-                _fail(f"{path}:bind:{kind}", f"{address} is already bound by {seen[address]}")
-            if address:
-                seen[address] = f"{path}:bind:{kind}"
         if not any(backend["bind"].values()):
             _fail(f"{path}:bind", "needs an http or https address")
+        for kind, address in backend["bind"].items():
+            if not address:
+                continue
+            key = f"{path}:bind:{kind}"
+            for other_key, other in seen:
+                if _binds_overlap(key, address, other):
+                    _fail(key, f"{address} overlaps {other} of {other_key}")
+            seen.append((key, address))
     tls = config["tls"]
     if tls["pem"] and tls["pem_source"]:
         _fail(f"{ROOT}:tls:pem", "set pem or pem_source, not both")

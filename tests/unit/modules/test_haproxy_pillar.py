@@ -1,0 +1,132 @@
+"""haproxy_pillar.validate: good maps pass, every bad key is named in the error."""
+
+import copy
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from salt.exceptions import SaltInvocationError
+from salt.utils.dictupdate import merge
+
+REPO = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(REPO / "_modules"))
+import haproxy_pillar
+
+DEFAULTS = yaml.safe_load((REPO / "salt/haproxy_maint/defaults.yaml").read_text())["haproxy_maint"]
+ENVIRONMENTS = ("prod", "staging", "dev")
+
+
+def env_pillar(env):
+    """The environment's pillar file over base.sls, as Salt's pillar include merges them."""
+    pillar = {}
+    for name in ("base", env):
+        text = (REPO / f"pillar/haproxy_maint/{name}.sls").read_text()
+        pillar = merge(pillar, yaml.safe_load(text).get("haproxy_maint", {}), merge_lists=False)
+    return pillar
+
+
+def merged(overrides):
+    """defaults.yaml with ``overrides`` merged over it, as map.jinja does."""
+    return merge(copy.deepcopy(DEFAULTS), copy.deepcopy(overrides), merge_lists=False)
+
+
+def dev_with(**changes):
+    """The dev map with ``changes`` merged over it (``a__b`` is key ``a:b``)."""
+    overrides = env_pillar("dev")
+    for dotted, value in changes.items():
+        *parents, leaf = dotted.split("__")
+        node = overrides
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    return merged(overrides)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_environment_passes(env):
+    config = haproxy_pillar.validate(merged(env_pillar(env)))
+    assert config["env"] == env
+    assert config["haproxy"]["backends"]
+
+
+def test_backend_defaults_fill_every_backend():
+    config = haproxy_pillar.validate(merged(env_pillar("dev")))
+    app = config["haproxy"]["backends"]["app"]
+    assert app["sorry"] is True
+    assert app["balance"] == "roundrobin"
+    assert app["bind"] == {"http": "127.0.0.1:80", "https": "127.0.0.1:443"}
+
+
+def test_defaults_alone_pass():
+    assert haproxy_pillar.validate(merged({}))["haproxy"]["backends"] == {}
+
+
+@pytest.mark.parametrize(
+    ("changes", "key"),
+    [
+        (
+            {"haproxy__backends__app__servers__app1": "127.0.0.1"},
+            "haproxy:backends:app:servers:app1",
+        ),
+        ({"haproxy__backends__app__servers__app1": "h:70000"}, "haproxy:backends:app:servers:app1"),
+        ({"haproxy__backends__app__servers__app1": 8001}, "haproxy:backends:app:servers:app1"),
+        (
+            {"haproxy__backends__app__servers__bad;name": "h:1"},
+            "haproxy:backends:app:servers:bad;name",
+        ),
+        ({"haproxy__backends__app__servers": {}}, "haproxy:backends:app:servers"),
+        ({"haproxy__backends__app__sorry": "yes"}, "haproxy:backends:app:sorry"),
+        ({"haproxy__backends__app__colour": "red"}, "haproxy:backends:app:colour"),
+        (
+            {"haproxy__backends__app__servers__localhost": "h:1"},
+            "haproxy:backends:app:servers:localhost",
+        ),
+        ({"haproxy__backends__two": {"servers": {"a": "h:1"}}}, "haproxy:backends:two:bind:http"),
+        ({"haproxy__runtime__socket": "run/admin.sock"}, "haproxy:runtime:socket"),
+        ({"haproxy__runtime__tcp": "0.0.0.0:9999"}, "haproxy:runtime:tcp"),
+        ({"haproxy__runtime__tcp": "10.0.0.1:9999"}, "haproxy:runtime:tcp"),
+        ({"haproxy__runtime__mode": "666x"}, "haproxy:runtime:mode"),
+        ({"haproxy__runtime__timeout": "5"}, "haproxy:runtime:timeout"),
+        ({"haproxy__runtime": None}, "haproxy:runtime"),
+        ({"haproxy__config_file": "haproxy.cfg"}, "haproxy:config_file"),
+        ({"haproxy__service__manager": "systemd"}, "haproxy:service:manager"),
+        ({"haproxy__default_server__inter": "1s\nstats"}, "haproxy:default_server:inter"),
+        ({"haproxy__timeouts__client": "soon"}, "haproxy:timeouts:client"),
+        ({"sorry_server__port": 0}, "sorry_server:port"),
+        ({"sorry_server__autostart": "true"}, "sorry_server:autostart"),
+        ({"page__root": "www"}, "page:root"),
+        ({"page__archive": {"source": "salt://p.tgz"}}, "page:archive:source_hash"),
+        ({"tls__pem": "not a certificate"}, "tls:pem"),
+        ({"supervisor__conf_file": None}, "supervisor:conf_file"),
+        ({"maintenance__drain_timeout": -1}, "maintenance:drain_timeout"),
+        ({"env": "pr od"}, "env"),
+        ({"typo": 1}, "typo"),
+    ],
+)
+def test_bad_key_is_named(changes, key):
+    with pytest.raises(SaltInvocationError, match=f"haproxy_maint:{key}[: ]"):
+        haproxy_pillar.validate(dev_with(**changes))
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:9999", "127.1.2.3:1", "[::1]:9999"])
+def test_loopback_tcp_socket_passes(address):
+    assert haproxy_pillar.validate(dev_with(haproxy__runtime__tcp=address))
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("127.0.0.1", True),
+        ("127.200.0.9", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("10.0.0.1", False),
+    ],
+)
+def test_is_loopback(host, expected):
+    assert haproxy_pillar.is_loopback(host) is expected
+
+
+def test_split_hostport_ipv6():
+    assert haproxy_pillar.split_hostport("k", "[::1]:8080") == ("[::1]", 8080)
