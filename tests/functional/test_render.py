@@ -1,0 +1,114 @@
+"""haproxy.cfg rendered through Salt for every environment passes ``haproxy -c``; a broken
+pillar fails with its key named and leaves the old config in place."""
+
+import subprocess
+
+import pytest
+
+from tests.support.converge import salt_call, write_minion_config
+
+ENVIRONMENTS = ("prod", "staging", "dev")
+CONFIG_SLS = "haproxy_maint.haproxy.config"
+HAPROXY = "/usr/sbin/haproxy"
+
+
+def sandbox_pillar(tmp_path):
+    """Every file the config SLS writes goes under ``tmp_path``; a self-signed certificate."""
+    return {
+        "haproxy_maint": {
+            "haproxy": {
+                "config_file": str(tmp_path / "etc/haproxy.cfg"),
+                "errors_dir": str(tmp_path / "errors"),
+                "server_state_file": str(tmp_path / "state/server-state"),
+                "runtime": {"socket": str(tmp_path / "run/admin.sock")},
+            },
+            "tls": {"pem_source": "", "cert_file": str(tmp_path / "certs/site.pem")},
+        }
+    }
+
+
+def with_override(pillar, **haproxy):
+    """``pillar`` with keys under ``haproxy_maint:haproxy`` replaced."""
+    return {
+        "haproxy_maint": {
+            **pillar["haproxy_maint"],
+            "haproxy": {**pillar["haproxy_maint"]["haproxy"], **haproxy},
+        }
+    }
+
+
+def apply_config(tmp_path, env, pillar):
+    config_dir = write_minion_config(tmp_path / "salt", f"lb-{env}-1")
+    return salt_call(config_dir, "state.sls", CONFIG_SLS, pillar=pillar)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """Apply the config SLS once per environment; {env: (tmp dir, exit code, result)}."""
+    runs = {}
+    for env in ENVIRONMENTS:
+        tmp_path = tmp_path_factory.mktemp(env)
+        runs[env] = (tmp_path, *apply_config(tmp_path, env, sandbox_pillar(tmp_path)))
+    return runs
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_rendered_config_passes_haproxy_check(rendered, env):
+    tmp_path, code, result = rendered[env]
+    assert code == 0, result
+    config = tmp_path / "etc/haproxy.cfg"
+    check = subprocess.run([HAPROXY, "-c", "-f", str(config)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    text = config.read_text()
+    assert "load-server-state-from-file global" in text
+    assert f"server-state-file {tmp_path}/state/server-state" in text
+    assert f"errorfile 503 {tmp_path}/errors/503.http" in text
+    assert "server localhost 127.0.0.1:8080 maxconn 500 backup check" in text
+    assert "level admin" in text
+
+
+def test_prod_has_reference_default_server(rendered):
+    text = (rendered["prod"][0] / "etc/haproxy.cfg").read_text()
+    assert (
+        "default-server inter 10s downinter 5s rise 2 fall 2 slowstart 60s maxconn 250 "
+        "maxqueue 256 weight 100 error-limit 1 on-error mark-down"
+    ) in text
+    assert "server web1 10.0.10.11:8080 check observe layer7" in text
+
+
+def test_dev_has_short_checks_and_loopback_binds(rendered):
+    text = (rendered["dev"][0] / "etc/haproxy.cfg").read_text()
+    assert "default-server inter 1s downinter 1s rise 1 fall 1 " in text
+    assert "bind 127.0.0.1:80\n" in text
+    assert f"bind 127.0.0.1:443 ssl crt {rendered['dev'][0]}/certs/site.pem" in text
+
+
+def test_errorfile_is_a_real_page(rendered):
+    page = (rendered["dev"][0] / "errors/503.http").read_text()
+    head, _, body = page.partition("\n\n")
+    assert head.startswith("HTTP/1.0 503 ")
+    assert "<html" in body
+
+
+def test_bad_pillar_names_key_and_keeps_old_config(rendered):
+    tmp_path = rendered["dev"][0]
+    config = tmp_path / "etc/haproxy.cfg"
+    before = config.read_bytes()
+    pillar = sandbox_pillar(tmp_path)
+    pillar["haproxy_maint"]["haproxy"]["backends"] = {"app": {"servers": {"app1": "127.0.0.1"}}}
+    code, result = apply_config(tmp_path, "dev", pillar)
+    assert code != 0
+    assert "haproxy_maint:haproxy:backends:app:servers:app1" in str(result)
+    assert config.read_bytes() == before
+
+
+def test_config_haproxy_rejects_never_replaces_old(rendered):
+    """Valid pillar, but a keyword haproxy does not know: check_cmd stops the file."""
+    tmp_path = rendered["dev"][0]
+    config = tmp_path / "etc/haproxy.cfg"
+    before = config.read_bytes()
+    pillar = with_override(sandbox_pillar(tmp_path), default_server={"no-such-keyword": 1})
+    code, result = apply_config(tmp_path, "dev", pillar)
+    assert code != 0
+    assert result["file_|-haproxy-config_|-" + str(config) + "_|-managed"]["result"] is False
+    assert config.read_bytes() == before
