@@ -1,0 +1,207 @@
+"""The maintenance page in Debian's Chromium (headless), through HAProxy on this machine.
+
+Chromium is driven over the DevTools protocol on a pipe (``--remote-debugging-pipe``,
+Python stdlib only): every CSS, font and image request must succeed, the fonts and the
+image must render, ``reason``/``eta`` from maintenance.json show as text; screenshots
+(desktop and phone) go to ``artifacts/``.
+"""
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.converge import REPO
+from tests.support.haproxy import stop_pid
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the page is served by make converge"),
+    pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed"),
+]
+
+PAGE = "https://127.0.0.1/"
+PAGE_ROOT = Path("/var/www")
+ARTIFACTS = REPO / "artifacts"
+ASSET_TYPES = ("Stylesheet", "Font", "Image", "Document")
+VIEWPORTS = {"desktop": (1280, 800, False), "phone": (390, 844, True)}
+LOAD_TIMEOUT = 30.0
+HIGH_FD = 200
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--ignore-certificate-errors",  # dev: self-signed
+    "--no-proxy-server",  # loopback only
+    "--remote-debugging-pipe",
+]
+
+
+class DevTools:
+    """A minimal DevTools client on Chromium's pipe: fd 3 to it, fd 4 from it, NUL-framed."""
+
+    def __init__(self, user_data_dir):
+        to_chrome_r, self._to_chrome = os.pipe()
+        self._from_chrome, from_chrome_w = os.pipe()
+
+        def child_fds():
+            # Chromium reads fd 3 and writes fd 4; go through high numbers so the two
+            # pipe ends cannot overwrite each other whatever numbers they had.
+            os.dup2(to_chrome_r, HIGH_FD)
+            os.dup2(from_chrome_w, HIGH_FD + 1)
+            os.dup2(HIGH_FD, 3)
+            os.dup2(HIGH_FD + 1, 4)
+
+        self.proc = subprocess.Popen(
+            ["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={user_data_dir}", "about:blank"],
+            pass_fds=(3, 4),
+            preexec_fn=child_fds,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(to_chrome_r)
+        os.close(from_chrome_w)
+        self._buffer = b""
+        self._next_id = 0
+        self.events = []
+
+    def _read_message(self, deadline):
+        while b"\0" not in self._buffer:
+            if time.monotonic() > deadline:
+                raise TimeoutError("no answer from chromium")
+            chunk = os.read(self._from_chrome, 65536)
+            if not chunk:
+                raise RuntimeError("chromium closed its DevTools pipe")
+            self._buffer += chunk
+        message, _, self._buffer = self._buffer.partition(b"\0")
+        return json.loads(message)
+
+    def call(self, method, session=None, timeout=LOAD_TIMEOUT, **params):
+        """Send one command, keep the events that arrive meanwhile, return its result."""
+        self._next_id += 1
+        message = {"id": self._next_id, "method": method, "params": params}
+        if session:
+            message["sessionId"] = session
+        os.write(self._to_chrome, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            answer = self._read_message(deadline)
+            if answer.get("id") == self._next_id:
+                if "error" in answer:
+                    raise RuntimeError(f"{method}: {answer['error']}")
+                return answer["result"]
+            self.events.append(answer)
+
+    def wait_event(self, method, timeout=LOAD_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while not any(event.get("method") == method for event in self.events):
+            self.events.append(self._read_message(deadline))
+
+    def close(self):
+        os.close(self._to_chrome)
+        os.close(self._from_chrome)
+        stop_pid(self.proc)
+
+
+@pytest.fixture
+def browser(tmp_path):
+    devtools = DevTools(tmp_path / "chromium-profile")
+    yield devtools
+    devtools.close()
+
+
+@pytest.fixture
+def maintenance_json():
+    """A maintenance.json with markup in it; the one before (if any) is put back after."""
+    path = PAGE_ROOT / "maintenance.json"
+    before = path.read_bytes() if path.exists() else None
+    state = {"active": True, "reason": "<b>Database</b> upgrade", "eta": "12:30 UTC"}
+    path.write_text(json.dumps(state))
+    yield state
+    if before is None:
+        path.unlink()
+    else:
+        path.write_bytes(before)
+
+
+def load(browser, width, height, mobile):
+    """Open the page at one viewport; return (session, {url: (type, status or error)})."""
+    target = browser.call("Target.createTarget", url="about:blank")["targetId"]
+    session = browser.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+    for domain in ("Network", "Page", "Runtime"):
+        browser.call(f"{domain}.enable", session=session)
+    browser.call(
+        "Emulation.setDeviceMetricsOverride",
+        session=session,
+        width=width,
+        height=height,
+        deviceScaleFactor=1,
+        mobile=mobile,
+    )
+    browser.events.clear()
+    browser.call("Page.navigate", session=session, url=PAGE)
+    browser.wait_event("Page.loadEventFired")
+    # Fonts and the fetch of maintenance.json finish after the load event.
+    browser.call(
+        "Runtime.evaluate",
+        session=session,
+        expression="document.fonts.ready.then(() => new Promise(r => setTimeout(r, 500)))",
+        awaitPromise=True,
+    )
+    requests, outcome = {}, {}
+    for event in browser.events:
+        params = event.get("params", {})
+        if event.get("method") == "Network.requestWillBeSent":
+            requests[params["requestId"]] = (params["request"]["url"], params.get("type"))
+        elif event.get("method") == "Network.responseReceived":
+            outcome[params["requestId"]] = params["response"]["status"]
+        elif event.get("method") == "Network.loadingFailed":
+            outcome[params["requestId"]] = params["errorText"]
+    results = {url: (kind, outcome.get(rid, "no answer")) for rid, (url, kind) in requests.items()}
+    return session, results
+
+
+def evaluate(browser, session, expression):
+    answer = browser.call(
+        "Runtime.evaluate", session=session, expression=expression, returnByValue=True
+    )
+    return answer["result"].get("value")
+
+
+@pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
+def test_page_loads_completely_in_chromium(browser, maintenance_json, viewport):
+    session, results = load(browser, *VIEWPORTS[viewport])
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = browser.call("Page.captureScreenshot", session=session, format="png")
+    (ARTIFACTS / f"maintenance-page-{viewport}.png").write_bytes(base64.b64decode(shot["data"]))
+
+    kinds = {kind for kind, _ in results.values()}
+    assert {"Stylesheet", "Font", "Image"} <= kinds, results
+    failed = {
+        url: status
+        for url, (kind, status) in results.items()
+        if kind in ASSET_TYPES and status != 200
+    }
+    assert failed == {}, results
+
+    assert evaluate(browser, session, "[...document.fonts].every(f => f.status === 'loaded')")
+    assert evaluate(browser, session, "document.querySelector('img').naturalWidth") > 0
+    # Shown as text: the markup in reason stays visible characters, no element is made.
+    assert (
+        evaluate(browser, session, "document.getElementById('reason').textContent")
+        == (maintenance_json["reason"])
+    )
+    assert evaluate(browser, session, "document.querySelector('#reason b')") is None
+    assert evaluate(browser, session, "document.getElementById('eta').textContent") == "12:30 UTC"
+    width = evaluate(browser, session, "document.documentElement.scrollWidth")
+    assert width <= VIEWPORTS[viewport][0], "the page scrolls sideways"
