@@ -253,7 +253,7 @@ def _dict(schema):
         for key in value:
             if key not in schema:
                 _fail(f"{path}:{key}", "unknown key")
-        for key, check in schema.items():
+        for key in schema:
             if key not in value or value[key] is None:
                 _fail(f"{path}:{key}", "missing")
         return {key: check(f"{path}:{key}", value[key]) for key, check in schema.items()}

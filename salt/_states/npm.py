@@ -18,7 +18,7 @@ def _split_spec(name):
     return package, version
 
 
-def installed(name, dir=None, user=None, registry=None, env=None):  # noqa: A002 (Salt's name)
+def installed(name, dir=None, user=None, registry=None, env=None):
     """
     Make sure an npm package is installed, at a version when one is given.
 

@@ -11,7 +11,7 @@ from salt.utils.dictupdate import merge
 
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "_modules"))
-import haproxy_pillar
+import haproxy_pillar  # noqa: E402 (after the sys.path line)
 
 DEFAULTS = yaml.safe_load((REPO / "salt/haproxy_maint/defaults.yaml").read_text())["haproxy_maint"]
 ENVIRONMENTS = ("prod", "staging", "dev")
