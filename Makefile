@@ -54,3 +54,7 @@ converge: setup
 	  --file-root=$(CURDIR)/salt --pillar-root=$(CURDIR)/pillar \
 	  --module-dirs=$(CURDIR)/_modules --states-dir=$(CURDIR)/_states \
 	  --state-output=changes --retcode-passthrough state.apply $(CONVERGE_ARGS)
+
+# Operator documentation (Sphinx + MyST + furo); warnings are errors.
+docs: setup
+	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
