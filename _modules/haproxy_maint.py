@@ -1,0 +1,602 @@
+"""
+Maintenance of one HAProxy load balancer: fail its backends over to the sorry server, and back.
+
+``start`` puts the app servers of the LB's backends into MAINT (or DRAIN, then MAINT) through
+``haproxy_runtime``, so HAProxy sends every request to the local sorry server (the ``backup``
+server) at once, with no reload and no health-check wait. ``stop`` brings back exactly the
+servers that ``start`` moved: a server an operator had put in MAINT or DRAIN stays as it was.
+
+The LB keeps a record of the desired maintenance (``maintenance:state_file``, JSON). It is
+written before HAProxy is touched, and it is what a reload, a restart, a highstate
+(``haproxy_maint.converged`` state) or a returning minion re-applies. After every change the
+server state file is dumped, so an HAProxy restart loads the admin states back by itself.
+
+Configuration comes from pillar ``haproxy_maint`` (see the pillar reference).
+"""
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "haproxy_maint"
+
+PILLAR_KEY = "haproxy_maint"
+# The keys this module reads, with the defaults of salt/haproxy_maint/defaults.yaml
+# (tests/unit/modules/test_haproxy_maint.py checks that they agree).
+DEFAULTS = {
+    "env": "",
+    "haproxy": {
+        "runtime": {"socket": "/run/haproxy/admin.sock", "timeout": 5},
+        "server_state_file": "/var/lib/haproxy/server-state",
+        "backends": {},
+    },
+    "sorry_server": {
+        "name": "localhost",
+        "host": "127.0.0.1",
+        "port": 8080,
+        "program": "http-server",
+    },
+    "supervisor": {"conf_file": "/etc/supervisor/supervisord.conf"},
+    "page": {"root": "/var/www"},
+    "maintenance": {
+        "state_file": "/var/lib/haproxy-maint/desired.json",
+        "drain_timeout": 60,
+    },
+}
+MODES = ("maint", "drain")
+REASON_MAX_LENGTH = 500
+ETA_MAX_LENGTH = 100
+DRAIN_TIMEOUT_MAX = 3600
+SORRY_CHECK_TIMEOUT = 1.0
+SORRY_START_WAIT = 5.0
+SORRY_POLL_INTERVAL = 0.1
+PAGE_STATUS_FILE = "maintenance.json"
+# Admin states an operator sets by hand; start leaves such servers alone.
+OPERATOR_STATES = ("maint", "drain")
+
+
+def __virtual__():
+    return __virtualname__
+
+
+# --- configuration and record ------------------------------------------------------------
+
+
+def _merge(base, override):
+    merged = dict(base)
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def config():
+    """
+    Return the LB's maintenance configuration: pillar ``haproxy_maint`` over the defaults.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt lb1 haproxy_maint.config
+    """
+    if "haproxy_maint.config" not in __context__:
+        __context__["haproxy_maint.config"] = _merge(
+            DEFAULTS, __salt__["config.get"](PILLAR_KEY, {}) or {}
+        )
+    return __context__["haproxy_maint.config"]
+
+
+def _socket(cfg):
+    return cfg["haproxy"]["runtime"]["socket"]
+
+
+def maintained_backends(cfg=None):
+    """
+    Return the backends that maintenance acts on by default: every backend of the LB's
+    pillar that has the sorry server as its ``backup``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt lb1 haproxy_maint.maintained_backends
+    """
+    cfg = cfg or config()
+    backends = cfg["haproxy"].get("backends") or {}
+    return sorted(
+        name
+        for name, backend in backends.items()
+        if (backend or {}).get("sorry", True) is not False
+    )
+
+
+def read_record(cfg=None):
+    """
+    Return the LB's record of desired maintenance (``{"active": False}`` when there is none).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt lb1 haproxy_maint.read_record
+    """
+    cfg = cfg or config()
+    path = cfg["maintenance"]["state_file"]
+    try:
+        with open(path, encoding="utf-8") as handle:
+            record = json.load(handle)
+    except FileNotFoundError:
+        return {"active": False, "backends": [], "changed": {}}
+    except (OSError, ValueError) as err:
+        raise CommandExecutionError(f"cannot read maintenance record {path}: {err}") from err
+    if not isinstance(record, dict):
+        raise CommandExecutionError(f"maintenance record {path} is not a JSON object")
+    record.setdefault("backends", [])
+    record.setdefault("changed", {})
+    return record
+
+
+def _write_json(path, data, mode=0o644):
+    directory = os.path.dirname(path)
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=1, sort_keys=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _write_record(cfg, record):
+    path = cfg["maintenance"]["state_file"]
+    try:
+        _write_json(path, record, mode=0o600)
+    except OSError as err:
+        raise CommandExecutionError(f"cannot write maintenance record {path}: {err}") from err
+
+
+def _write_page_status(cfg, record):
+    """What the page shows: text only; the page sets it with textContent, never as HTML."""
+    path = os.path.join(cfg["page"]["root"], PAGE_STATUS_FILE)
+    status = {
+        "active": bool(record.get("active")),
+        "reason": record.get("reason") or "",
+        "eta": record.get("eta") or "",
+    }
+    try:
+        _write_json(path, status)
+    except OSError as err:
+        raise CommandExecutionError(f"cannot write page status {path}: {err}") from err
+
+
+@contextlib.contextmanager
+def _locked(cfg):
+    """Serialise start/stop/reapply on this LB (each job runs in its own process)."""
+    path = cfg["maintenance"]["state_file"] + ".lock"
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# --- validation --------------------------------------------------------------------------
+
+
+def _check_text(value, name, limit):
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise SaltInvocationError(f"{name} must be text, not {type(value).__name__}")
+    if len(value) > limit:
+        raise SaltInvocationError(f"{name} is longer than {limit} characters")
+    if any(ord(char) < 32 and char not in "\t" for char in value):
+        raise SaltInvocationError(f"{name} must not hold control characters or newlines")
+    return value
+
+
+def _check_backends(backends, cfg):
+    """Absent means every maintained backend; anything else must be a non-empty list of
+    backends that this LB's pillar declares with a sorry server."""
+    declared = maintained_backends(cfg)
+    if backends is None:
+        return declared
+    if not isinstance(backends, (list, tuple)):
+        raise SaltInvocationError(
+            f"backends must be a list of backend names, not {type(backends).__name__}"
+        )
+    if not backends:
+        raise SaltInvocationError("backends is an empty list; leave it out to mean every backend")
+    names = []
+    for name in backends:
+        __salt__["haproxy_runtime.validate_name"](name, "backend")
+        if name == cfg["sorry_server"]["name"]:
+            raise SaltInvocationError(f"{name!r} is the sorry server, not a backend")
+        if name not in declared:
+            raise SaltInvocationError(
+                f"unknown backend {name!r}: this LB maintains {', '.join(declared) or 'none'}"
+            )
+        if name not in names:
+            names.append(name)
+    return sorted(names)
+
+
+def _check_drain_timeout(drain_timeout, cfg):
+    if drain_timeout is None:
+        drain_timeout = cfg["maintenance"]["drain_timeout"]
+    if isinstance(drain_timeout, bool) or not isinstance(drain_timeout, (int, float)):
+        raise SaltInvocationError("drain_timeout must be a number of seconds")
+    if not 0 <= drain_timeout <= DRAIN_TIMEOUT_MAX:
+        raise SaltInvocationError(f"drain_timeout must be between 0 and {DRAIN_TIMEOUT_MAX}")
+    return drain_timeout
+
+
+def _superseded(record, stamp):
+    """True when the record was written for a request newer than ``stamp``."""
+    return bool(stamp and record.get("stamp") and str(stamp) < str(record["stamp"]))
+
+
+# --- sorry server ------------------------------------------------------------------------
+
+
+def _sorry_answers(cfg):
+    url = f"http://{cfg['sorry_server']['host']}:{cfg['sorry_server']['port']}/"
+    try:
+        with urllib.request.urlopen(url, timeout=SORRY_CHECK_TIMEOUT) as response:
+            return response.status < 500
+    except urllib.error.HTTPError as err:
+        return err.code < 500
+    except (OSError, ValueError):
+        return False
+
+
+def _ensure_sorry_server(cfg):
+    """Check that the sorry server answers; if not, ask supervisord to start it."""
+    if _sorry_answers(cfg):
+        return "ok"
+    program = cfg["sorry_server"]["program"]
+    conf_file = cfg["supervisor"]["conf_file"]
+    log.warning("sorry server does not answer; starting supervisord program %s", program)
+    try:
+        __salt__["supervisord.start"](program, conf_file=conf_file)
+    except CommandExecutionError as err:
+        log.error("supervisord could not start %s: %s", program, err)
+        return f"down (supervisord: {err})"
+    deadline = time.monotonic() + SORRY_START_WAIT
+    while time.monotonic() < deadline:
+        if _sorry_answers(cfg):
+            return "started"
+        time.sleep(SORRY_POLL_INTERVAL)
+    return "down"
+
+
+# --- actions -----------------------------------------------------------------------------
+
+
+def _apply_start(cfg, record, backends, mode, drain_timeout):
+    """Move every READY app server of ``backends`` to the maintenance state; return what
+    changed (``{backend: [servers]}``) and the drain report."""
+    live = __salt__["haproxy_runtime.server_status"](socket=_socket(cfg))
+    changed, skipped = {}, {}
+    for backend in backends:
+        if backend not in live:
+            raise CommandExecutionError(f"No such backend in the running HAProxy: {backend}")
+        ours = set(record["changed"].get(backend, []))
+        for server, info in sorted(live[backend].items()):
+            if info["backup"]:
+                continue
+            if info["admin"] == "maint":
+                continue
+            if info["admin"] in OPERATOR_STATES and server not in ours:
+                skipped.setdefault(backend, []).append(server)
+                continue
+            changed.setdefault(backend, []).append(server)
+    drain = None
+    if changed and mode == "drain":
+        __salt__["haproxy_runtime.set_states"](_changes(changed, "drain"), socket=_socket(cfg))
+        drain = __salt__["haproxy_runtime.wait_drained"](
+            list(changed), drain_timeout=drain_timeout, socket=_socket(cfg)
+        )
+    if changed:
+        __salt__["haproxy_runtime.set_states"](_changes(changed, "maint"), socket=_socket(cfg))
+    return changed, skipped, drain
+
+
+def _changes(servers_by_backend, state):
+    return [
+        {"backend": backend, "server": server, "state": state}
+        for backend, servers in servers_by_backend.items()
+        for server in servers
+    ]
+
+
+def _save_state_file(cfg):
+    __salt__["haproxy_runtime.save_servers_state"](
+        path=cfg["haproxy"]["server_state_file"], socket=_socket(cfg)
+    )
+
+
+def start(
+    backends=None,
+    mode="maint",
+    drain_timeout=None,
+    reason=None,
+    eta=None,
+    stamp=None,
+    ensure_sorry=True,
+):
+    """
+    Put this LB's backends into maintenance: app servers to MAINT, the sorry server serves.
+
+    Idempotent: a repeated start changes nothing and says "already in maintenance". Servers
+    an operator had put in MAINT or DRAIN before are left alone and not restored by ``stop``.
+
+    backends
+        Backend names; default every backend of the LB's pillar that has the sorry server as
+        ``backup``. An empty list is refused.
+
+    mode
+        ``maint`` (default), or ``drain``: no new sessions, wait up to ``drain_timeout``
+        seconds for current sessions to end, then MAINT.
+
+    drain_timeout
+        Seconds, for ``mode=drain``; default pillar ``maintenance:drain_timeout``.
+
+    reason, eta
+        Text shown on the maintenance page (at most 500 and 100 characters).
+
+    stamp
+        The request's time stamp (set by the master); a request older than the one recorded
+        is skipped, so that start and stop arriving together end in the state of the last.
+
+    ensure_sorry
+        Check that the sorry server answers first and, if not, start it with supervisord.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt lb1 haproxy_maint.start
+        salt lb1 haproxy_maint.start backends='[app]' mode=drain drain_timeout=30 reason="Upgrade"
+    """
+    began = time.monotonic()
+    cfg = config()
+    backends = _check_backends(backends, cfg)
+    if mode not in MODES:
+        raise SaltInvocationError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    drain_timeout = _check_drain_timeout(drain_timeout, cfg)
+    reason = _check_text(reason, "reason", REASON_MAX_LENGTH)
+    eta = _check_text(eta, "eta", ETA_MAX_LENGTH)
+    if not backends:
+        raise SaltInvocationError("this LB's pillar declares no backend with a sorry server")
+    with _locked(cfg):
+        record = read_record(cfg)
+        if _superseded(record, stamp):
+            return _outcome(began, "superseded", record, "a newer request is recorded")
+        sorry = _ensure_sorry_server(cfg) if ensure_sorry else "not checked"
+        was_active = record.get("active")
+        record.update(
+            active=True,
+            backends=sorted(set(record["backends"] if was_active else []) | set(backends)),
+            mode=mode,
+            reason=reason,
+            eta=eta,
+            stamp=str(stamp) if stamp else record.get("stamp"),
+            updated=time.time(),
+        )
+        # Recorded before HAProxy is touched: whatever happens next, this is what a reload,
+        # a restart or a returning minion will re-apply.
+        _write_record(cfg, record)
+        _write_page_status(cfg, record)
+        changed, skipped, drain = _apply_start(cfg, record, backends, mode, drain_timeout)
+        for backend, servers in changed.items():
+            ours = set(record["changed"].get(backend, [])) | set(servers)
+            record["changed"][backend] = sorted(ours)
+        _write_record(cfg, record)
+        _save_state_file(cfg)
+    state = "changed" if changed else "already in maintenance"
+    result = _outcome(began, state, record, "", changed=changed, skipped=skipped, sorry=sorry)
+    if drain is not None:
+        result["drain"] = drain
+    return result
+
+
+def stop(backends=None, stamp=None):
+    """
+    End maintenance on this LB: the servers that ``start`` moved go back to READY.
+
+    Servers that were in MAINT or DRAIN before ``start`` stay as they were. Idempotent: a
+    stop with no maintenance on changes nothing.
+
+    backends
+        Backend names; default every backend in maintenance.
+
+    stamp
+        The request's time stamp (set by the master); see :py:func:`start`.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt lb1 haproxy_maint.stop
+    """
+    began = time.monotonic()
+    cfg = config()
+    if backends is not None:
+        backends = _check_backends(backends, cfg)
+    with _locked(cfg):
+        record = read_record(cfg)
+        if _superseded(record, stamp):
+            return _outcome(began, "superseded", record, "a newer request is recorded")
+        if not record.get("active"):
+            if stamp:
+                record["stamp"] = str(stamp)
+                _write_record(cfg, record)
+            return _outcome(began, "not in maintenance", record, "")
+        ending = list(record["backends"]) if backends is None else backends
+        live = __salt__["haproxy_runtime.server_status"](socket=_socket(cfg))
+        restored = {}
+        for backend in ending:
+            servers = [
+                server
+                for server in record["changed"].get(backend, [])
+                if server in live.get(backend, {})
+            ]
+            if servers:
+                restored[backend] = servers
+        if restored:
+            __salt__["haproxy_runtime.set_states"](_changes(restored, "ready"), socket=_socket(cfg))
+        for backend in ending:
+            record["changed"].pop(backend, None)
+        record["backends"] = [name for name in record["backends"] if name not in ending]
+        record["active"] = bool(record["backends"])
+        if not record["active"]:
+            record.update(reason="", eta="", mode="")
+        if stamp:
+            record["stamp"] = str(stamp)
+        record["updated"] = time.time()
+        _write_record(cfg, record)
+        _write_page_status(cfg, record)
+        _save_state_file(cfg)
+    state = "changed" if restored else "nothing to restore"
+    return _outcome(began, state, record, "", changed=restored)
+
+
+def reapply():
+    """
+    Re-apply the recorded maintenance after a reload, restart or highstate.
+
+    With maintenance on, every READY app server of the recorded backends goes back to MAINT
+    (a server renamed in pillar included); with maintenance off nothing is touched.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt lb1 haproxy_maint.reapply
+    """
+    record = read_record()
+    if not record.get("active"):
+        return {"state": "not in maintenance", "changed": {}, "active": False}
+    maintained = set(maintained_backends())
+    backends = [name for name in record["backends"] if name in maintained]
+    if not backends:
+        return {"state": "no recorded backend is declared any more", "changed": {}, "active": True}
+    return start(
+        backends=backends,
+        mode="maint",
+        reason=record.get("reason"),
+        eta=record.get("eta"),
+        ensure_sorry=False,
+    )
+
+
+def would_change():
+    """
+    Say what :py:func:`reapply` would change, without changing anything (for ``test=True``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt lb1 haproxy_maint.would_change
+    """
+    cfg = config()
+    record = read_record(cfg)
+    if not record.get("active"):
+        return {}
+    live = __salt__["haproxy_runtime.server_status"](socket=_socket(cfg))
+    pending = {}
+    for backend in record["backends"]:
+        ours = set(record["changed"].get(backend, []))
+        for server, info in sorted(live.get(backend, {}).items()):
+            if info["backup"] or info["admin"] == "maint":
+                continue
+            if info["admin"] in OPERATOR_STATES and server not in ours:
+                continue
+            pending.setdefault(backend, []).append(server)
+    return pending
+
+
+def _outcome(began, state, record, comment, changed=None, skipped=None, sorry=None):
+    result = {
+        "state": state,
+        "active": bool(record.get("active")),
+        "backends": list(record.get("backends", [])),
+        "changed": changed or {},
+        "duration_s": round(time.monotonic() - began, 4),
+    }
+    if skipped:
+        result["left_alone"] = skipped
+    if sorry is not None:
+        result["sorry_server"] = sorry
+    if comment:
+        result["comment"] = comment
+    return result
+
+
+def status():
+    """
+    Return this LB's maintenance status: the record, and per backend each server's admin
+    and operational state and current sessions, and whether the sorry server answers.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt lb1 haproxy_maint.status
+    """
+    cfg = config()
+    record = read_record(cfg)
+    result = {
+        "env": cfg.get("env", ""),
+        "maintenance": bool(record.get("active")),
+        "backends_in_maintenance": record.get("backends", []),
+        "reason": record.get("reason", ""),
+        "eta": record.get("eta", ""),
+        "sorry_server": "up" if _sorry_answers(cfg) else "down",
+        "backends": {},
+    }
+    try:
+        live = __salt__["haproxy_runtime.server_status"](socket=_socket(cfg))
+    except CommandExecutionError as err:
+        result["haproxy"] = f"unreachable: {err}"
+        return result
+    result["haproxy"] = "up"
+    for backend in maintained_backends(cfg):
+        servers = live.get(backend)
+        if servers is None:
+            result["backends"][backend] = {"error": "not in the running HAProxy"}
+            continue
+        result["backends"][backend] = {
+            server: {
+                "admin": info["admin"],
+                "status": info["status"],
+                "sessions": info["sessions"],
+                "backup": info["backup"],
+            }
+            for server, info in servers.items()
+        }
+    return result

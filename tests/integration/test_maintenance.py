@@ -1,0 +1,254 @@
+"""maint/start and maint/stop through a real master, reactor and LB minions."""
+
+import json
+import threading
+import time
+
+import pytest
+
+from tests.support.haproxy import wait_for
+from tests.support.sandbox import http_get, serves_app, serves_page
+
+ANSWER_TIMEOUT = 60
+ANSWER = "maint/re*"  # maint/result or maint/rejected
+
+
+def admin_states(cluster):
+    """Every LB's `show servers state`, as an operator with socat sees it."""
+    from tests.support.haproxy import HAProxy  # noqa: F401 (same raw reader as the harness)
+
+    states = {}
+    for lb_id, sandbox in cluster.items():
+        import socket
+
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(5)
+            sock.connect(sandbox.socket)
+            sock.sendall(b"show servers state\n")
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        lines = b"".join(chunks).decode().splitlines()[2:]
+        states[lb_id] = {
+            f"{line.split()[1]}/{line.split()[3]}": int(line.split()[6])
+            for line in lines
+            if line.strip()
+        }
+    return states
+
+
+def send(minion, tag, payload, event_listener, master, timeout=ANSWER_TIMEOUT):
+    """Fire an event from a minion with salt-call; return the master's answer event data."""
+    after = time.time()
+    data = payload if isinstance(payload, str) else json.dumps(payload)
+    ret = minion.salt_call_cli(timeout=60).run("event.send", tag, data)
+    assert ret.returncode == 0, ret
+    matched = event_listener.wait_for_events(
+        [(master.id, ANSWER)], timeout=timeout, after_time=after
+    )
+    assert matched.found_all_events, f"no answer to {tag} {payload!r}"
+    (event,) = sorted(matched.matches, key=lambda e: e.stamp)[:1]
+    return event.tag, event.data
+
+
+def test_start_and_stop_switch_every_lb(clean_cluster, ops_minion, event_listener, master):
+    tag, result = send(
+        ops_minion, "maint/start", {"env": "test", "reason": "Upgrade"}, event_listener, master
+    )
+    assert tag == "maint/result", result
+    assert result["result"] is True and result["action"] == "start"
+    assert set(result["lbs"]) == set(clean_cluster)
+    assert all(out["outcome"] == "ok" for out in result["lbs"].values())
+    assert result["sender"] == "ops"
+    for sandbox in clean_cluster.values():
+        for backend in ("app", "api"):
+            assert serves_page(sandbox, backend)
+        status, body = http_get(sandbox.url("app", "/maintenance.json"))
+        assert status == 200 and json.loads(body)["reason"] == "Upgrade"
+    for states in admin_states(clean_cluster).values():
+        assert states["app/app1"] & 1 and states["app/app2"] & 1 and states["api/api1"] & 1
+        assert states["app/localhost"] == 0
+
+    tag, result = send(ops_minion, "maint/stop", {"env": "test"}, event_listener, master)
+    assert tag == "maint/result" and result["result"] is True and result["action"] == "stop"
+    for sandbox in clean_cluster.values():
+        for backend in ("app", "api"):
+            wait_for(lambda s=sandbox, b=backend: serves_app(s, b), 10, "the app back")
+    for states in admin_states(clean_cluster).values():
+        assert states["app/app1"] == 0 and states["api/api1"] == 0
+
+
+def test_replayed_start_is_a_no_op(clean_cluster, ops_minion, event_listener, master):
+    send(ops_minion, "maint/start", {"env": "test"}, event_listener, master)
+    before = admin_states(clean_cluster)
+    _tag, result = send(ops_minion, "maint/start", {"env": "test"}, event_listener, master)
+    assert result["result"] is True
+    assert {out["state"] for out in result["lbs"].values()} == {"already in maintenance"}
+    assert admin_states(clean_cluster) == before
+
+
+def test_stop_restores_only_what_start_changed(
+    clean_cluster, ops_minion, event_listener, master, salt_cli
+):
+    ret = salt_cli.run("haproxy_runtime.set_server_state", "api", "api1", "maint", minion_tgt="lb1")
+    assert ret.returncode == 0, ret
+    ret = salt_cli.run("haproxy_runtime.set_server_state", "app", "app2", "drain", minion_tgt="lb1")
+    assert ret.returncode == 0, ret
+    try:
+        _tag, result = send(ops_minion, "maint/start", {"env": "test"}, event_listener, master)
+        assert result["lbs"]["lb1"]["left_alone"] == {"app": ["app2"]}
+        send(ops_minion, "maint/stop", {"env": "test"}, event_listener, master)
+        lb1 = admin_states(clean_cluster)["lb1"]
+        assert lb1["api/api1"] & 1, "an operator's MAINT must survive maint/stop"
+        assert lb1["app/app2"] & 8, "an operator's DRAIN must survive maint/stop"
+        assert lb1["app/app1"] == 0
+    finally:
+        salt_cli.run("haproxy_runtime.set_servers_state", "api", "ready", minion_tgt="lb1")
+        salt_cli.run("haproxy_runtime.set_servers_state", "app", "ready", minion_tgt="lb1")
+
+
+def test_named_backends_only(clean_cluster, ops_minion, event_listener, master):
+    _tag, result = send(
+        ops_minion, "maint/start", {"env": "test", "backends": ["api"]}, event_listener, master
+    )
+    assert result["result"] is True, result
+    for sandbox in clean_cluster.values():
+        assert serves_page(sandbox, "api")
+        assert serves_app(sandbox, "app")
+
+
+def test_unauthorised_sender_is_rejected(clean_cluster, intruder_minion, event_listener, master):
+    before = admin_states(clean_cluster)
+    tag, data = send(intruder_minion, "maint/start", {"env": "test"}, event_listener, master)
+    assert tag == "maint/rejected"
+    assert data["sender"] == "intruder" and "may not trigger" in data["why"]
+    assert admin_states(clean_cluster) == before
+
+
+@pytest.mark.parametrize("raw", ["not json at all", "[1, 2, 3]"])
+def test_raw_non_mapping_event_rejected(clean_cluster, ops_minion, event_listener, master, raw):
+    before = admin_states(clean_cluster)
+    after = time.time()
+    # fire_master sends the data as it is, so the master sees a non-mapping.
+    ret = ops_minion.salt_call_cli().run("event.fire_master", raw, "maint/start")
+    assert ret.returncode == 0, ret
+    matched = event_listener.wait_for_events([(master.id, ANSWER)], timeout=60, after_time=after)
+    (event,) = matched.matches
+    assert event.tag == "maint/rejected" and "mapping" in event.data["why"]
+    assert admin_states(clean_cluster) == before
+
+
+def test_sender_id_in_data_is_not_trusted(clean_cluster, intruder_minion, event_listener, master):
+    before = admin_states(clean_cluster)
+    tag, data = send(
+        intruder_minion, "maint/start", {"env": "test", "id": "ops"}, event_listener, master
+    )
+    assert tag == "maint/rejected" and data["sender"] == "intruder"
+    assert admin_states(clean_cluster) == before
+
+
+HOSTILE = [
+    ({"env": "test", "backends": ["app; set server app/app1 state ready"]}, "invalid backend"),
+    ({"env": "test", "backends": ["app\nshutdown sessions server app/app1"]}, "invalid backend"),
+    ({"env": "test", "backends": ["app;"]}, "invalid backend"),
+    ({"env": "test", "backends": "app"}, "must be a list"),
+    ({"env": "test", "backends": []}, "empty list"),
+    ({"env": "test", "backends": ["localhost"]}, "sorry server"),
+    ({"env": "test", "backends": ["nope"]}, "unknown backend"),
+    ({"env": "test", "backends": [1, 2]}, "invalid backend"),
+    ({"env": "test", "backends": ["x" * 5000]}, "invalid backend"),
+    ({"env": "nope"}, "unknown env"),
+    ({"env": "test; rm"}, "invalid env"),
+    ({"env": ["test"]}, "invalid env"),
+    ({"env": "test", "mode": "restart"}, "mode"),
+    ({"env": "test", "drain_timeout": 5}, "only for mode"),
+    ({"env": "test", "mode": "drain", "drain_timeout": "5"}, "number"),
+    ({"env": "test", "mode": "drain", "drain_timeout": 10**9}, "between"),
+    ({"env": "test", "reason": "x" * 100000}, "longer than"),
+    ({"env": "test", "reason": ["a"]}, "text"),
+    ({"env": "test", "eta": "soon\nset server app/app1 state ready"}, "control characters"),
+    ({"env": "test", "socket": "/tmp/evil.sock"}, "unknown fields"),
+    ({"env": "test", "command": "disable server app/app1"}, "unknown fields"),
+    # event.send drops data that is not a mapping: it arrives empty, with no env.
+    ("not json at all", "env is missing"),
+    ("[1, 2, 3]", "env is missing"),
+    ({}, "env is missing"),
+]
+
+
+@pytest.mark.parametrize(("payload", "why"), HOSTILE, ids=[str(i) for i in range(len(HOSTILE))])
+def test_hostile_payload_rejected(clean_cluster, ops_minion, event_listener, master, payload, why):
+    before = admin_states(clean_cluster)
+    tag, data = send(ops_minion, "maint/start", payload, event_listener, master)
+    assert tag == "maint/rejected", data
+    assert why in data["why"]
+    assert data["sender"] == "ops"
+    assert admin_states(clean_cluster) == before
+    for sandbox in clean_cluster.values():
+        assert serves_app(sandbox, "app")
+
+
+@pytest.mark.parametrize("tag", ["maint/start/x", "MAINT/START", "maint/startx", "maint"])
+def test_only_exact_tags_act(clean_cluster, ops_minion, event_listener, master, tag):
+    before = admin_states(clean_cluster)
+    after = time.time()
+    ret = ops_minion.salt_call_cli().run("event.send", tag, json.dumps({"env": "test"}))
+    assert ret.returncode == 0
+    # A control event sent after it: its answer proves the master has handled ours by then.
+    send(ops_minion, "maint/stop", {"env": "test"}, event_listener, master)
+    answers = event_listener.get_events([(master.id, ANSWER)], after_time=after)
+    assert {event.data.get("action") for event in answers} == {"stop"}
+    assert admin_states(clean_cluster) == before
+
+
+def test_drain_waits_for_in_flight_request(clean_cluster, ops_minion, event_listener, master):
+    lb = clean_cluster["lb1"]
+    outcome = {}
+
+    def slow_request():
+        outcome["response"] = http_get(lb.url("app", "/slow?s=3"), timeout=20)
+
+    thread = threading.Thread(target=slow_request)
+    thread.start()
+    wait_for(lambda: sessions(lb, "app") > 0, 10, "the slow request to reach an app server")
+    _tag, result = send(
+        ops_minion,
+        "maint/start",
+        {"env": "test", "mode": "drain", "drain_timeout": 15},
+        event_listener,
+        master,
+    )
+    thread.join(20)
+    status, body = outcome["response"]
+    assert status == 200 and body.startswith("APP "), "the in-flight request must finish"
+    drain = result["lbs"]["lb1"]["drain"]
+    assert drain["drained"] is True and drain["waited"] >= 1
+    assert serves_page(lb, "app")
+
+
+def sessions(lb, backend):
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.connect(lb.socket)
+        sock.sendall(b"show stat\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    rows = [line.split(",") for line in data.decode().splitlines()[1:] if line]
+    return sum(int(row[4] or 0) for row in rows if row[0] == backend and row[1].startswith("app"))
+
+
+def test_status_runner_table(clean_cluster, ops_minion, event_listener, master, salt_run_cli):
+    send(ops_minion, "maint/start", {"env": "test", "reason": "Disk swap"}, event_listener, master)
+    ret = salt_run_cli.run("haproxy_maint.status", "test")
+    assert ret.returncode == 0
+    text = ret.stdout
+    assert "maintenance ON (Disk swap)" in text
+    for lb_id in clean_cluster:
+        assert f"{lb_id}" in text
+    assert "maint" in text and "localhost (backup)" in text
+    ret = salt_run_cli.run("haproxy_maint.status", "test", "table=False")
+    data = ret.data
+    assert data["test"]["lbs"]["lb1"]["maintenance"] is True
+    assert data["test"]["lbs"]["lb1"]["backends"]["app"]["app1"]["admin"] == "maint"
