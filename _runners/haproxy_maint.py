@@ -319,8 +319,13 @@ def _call_lbs(lbs, fun, kwargs):
     outcomes = {}
     for lb in lbs:
         answer = returns.get(lb)
-        if not isinstance(answer, dict) or "ret" not in answer:
+        if not isinstance(answer, dict) or "ret" not in answer or answer.get("failed"):
             outcomes[lb] = {"outcome": "did not answer"}
+            continue
+        if answer.get("out") == "no_return":
+            # Salt's own word for a minion that is not connected or did not respond in time.
+            why = str(answer["ret"]).split("\n", 1)[0]
+            outcomes[lb] = {"outcome": "did not answer", "why": why}
             continue
         ret = answer["ret"]
         if answer.get("retcode", 0) == 0 and isinstance(ret, dict):
