@@ -1,0 +1,165 @@
+"""haproxy_maint decisions with a fake runtime: what start changes, what stop restores."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from salt.exceptions import SaltInvocationError
+
+from tests.support.load import REPO, load_module
+
+maint = load_module("_modules/haproxy_maint.py", "haproxy_maint_module")
+
+
+class FakeRuntime:
+    def __init__(self, servers):
+        self.servers = servers  # {backend: {server: {"admin", "backup", ...}}}
+        self.calls = []
+
+    def server_status(self, socket=None):
+        return {
+            backend: {
+                name: {"sessions": 0, "status": "UP", **info} for name, info in servers.items()
+            }
+            for backend, servers in self.servers.items()
+        }
+
+    def set_states(self, changes, socket=None):
+        self.calls.append(changes)
+        for change in changes:
+            self.servers[change["backend"]][change["server"]]["admin"] = change["state"]
+
+    def validate_name(self, name, kind="name"):
+        import re
+
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.:-]{1,100}", name):
+            raise SaltInvocationError(f"invalid {kind} name {name!r}")
+        return name
+
+
+@pytest.fixture
+def runtime():
+    return FakeRuntime(
+        {
+            "app": {
+                "app1": {"admin": "ready", "backup": False},
+                "app2": {"admin": "ready", "backup": False},
+                "app3": {"admin": "maint", "backup": False},
+                "localhost": {"admin": "ready", "backup": True},
+            },
+            "api": {
+                "api1": {"admin": "drain", "backup": False},
+                "localhost": {"admin": "ready", "backup": True},
+            },
+        }
+    )
+
+
+@pytest.fixture(autouse=True)
+def loader(monkeypatch, tmp_path, runtime):
+    pillar = {
+        "haproxy": {"backends": {"app": {"servers": {}}, "api": {}, "raw": {"sorry": False}}},
+        "page": {"root": str(tmp_path / "www")},
+        "maintenance": {"state_file": str(tmp_path / "desired.json")},
+    }
+    salt = {
+        "config.get": lambda key, default=None: pillar if key == "haproxy_maint" else default,
+        "haproxy_runtime.server_status": runtime.server_status,
+        "haproxy_runtime.set_states": runtime.set_states,
+        "haproxy_runtime.validate_name": runtime.validate_name,
+        "haproxy_runtime.save_servers_state": lambda path=None, socket=None: {"path": path},
+        "haproxy_runtime.wait_drained": lambda *a, **k: {"drained": True, "waited": 0},
+    }
+    monkeypatch.setattr(maint, "__salt__", salt, raising=False)
+    monkeypatch.setattr(maint, "__context__", {}, raising=False)
+    monkeypatch.setattr(maint, "_sorry_answers", lambda cfg: True)
+    return tmp_path
+
+
+def test_defaults_agree_with_the_state_tree():
+    tree = yaml.safe_load((REPO / "salt/haproxy_maint/defaults.yaml").read_text())
+    tree = tree["haproxy_maint"]
+
+    def check(ours, theirs, path):
+        for key, value in ours.items():
+            assert key in theirs, f"{path}{key} is not in defaults.yaml"
+            if isinstance(value, dict) and value:
+                check(value, theirs[key], f"{path}{key}:")
+            else:
+                assert theirs[key] == value, f"{path}{key}: {value!r} != {theirs[key]!r}"
+
+    check(maint.DEFAULTS, tree, "haproxy_maint:")
+
+
+def test_maintained_backends_skip_those_without_sorry_server():
+    assert maint.maintained_backends() == ["api", "app"]
+
+
+def test_start_moves_only_ready_servers_and_records_them(runtime, loader):
+    result = maint.start(reason="Upgrade <b>", eta="1h")
+    assert result["changed"] == {"app": ["app1", "app2"]}
+    assert result["left_alone"] == {"api": ["api1"]}
+    record = json.loads(Path(loader / "desired.json").read_text())
+    assert record["active"] is True and record["changed"] == {"app": ["app1", "app2"]}
+    page = json.loads(Path(loader / "www/maintenance.json").read_text())
+    assert page == {"active": True, "reason": "Upgrade <b>", "eta": "1h"}
+    assert runtime.servers["app"]["localhost"]["admin"] == "ready"
+
+
+def test_repeated_start_is_a_no_op(runtime):
+    maint.start()
+    runtime.calls.clear()
+    assert maint.start()["state"] == "already in maintenance"
+    assert runtime.calls == []
+
+
+def test_stop_restores_only_what_start_changed(runtime, loader):
+    maint.start()
+    result = maint.stop()
+    assert result["changed"] == {"app": ["app1", "app2"]}
+    assert runtime.servers["app"]["app3"]["admin"] == "maint"
+    assert runtime.servers["api"]["api1"]["admin"] == "drain"
+    assert json.loads(Path(loader / "desired.json").read_text())["active"] is False
+    assert maint.stop()["state"] == "not in maintenance"
+
+
+def test_older_request_is_superseded(runtime):
+    maint.start(stamp="2026-01-01T00:00:02.000000")
+    result = maint.stop(stamp="2026-01-01T00:00:01.000000")
+    assert result["state"] == "superseded"
+    assert runtime.servers["app"]["app1"]["admin"] == "maint"
+
+
+def test_reapply_puts_a_renamed_server_back(runtime):
+    maint.start()
+    runtime.servers["app"]["app9"] = {"admin": "ready", "backup": False}
+    assert maint.would_change() == {"app": ["app9"]}
+    assert maint.reapply()["changed"] == {"app": ["app9"]}
+    assert maint.stop()["changed"] == {"app": ["app1", "app2", "app9"]}
+
+
+def test_reapply_without_maintenance_touches_nothing(runtime):
+    assert maint.reapply()["state"] == "not in maintenance"
+    assert runtime.calls == []
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"backends": []},
+        {"backends": "app"},
+        {"backends": ["raw"]},
+        {"backends": ["localhost"]},
+        {"backends": ["app;x"]},
+        {"mode": "restart"},
+        {"drain_timeout": "10", "mode": "drain"},
+        {"reason": "x" * 501},
+        {"eta": "a\nb"},
+    ],
+)
+def test_bad_input_changes_nothing(runtime, loader, kwargs):
+    with pytest.raises(SaltInvocationError):
+        maint.start(**kwargs)
+    assert runtime.calls == []
+    assert not Path(loader / "desired.json").exists()
