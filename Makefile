@@ -40,8 +40,11 @@ lint: setup
 unit: setup
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
 
+# Lint, the docs (warnings are errors), then every test layer.
 test: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 clean:
