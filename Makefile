@@ -61,3 +61,8 @@ converge: setup
 # Operator documentation (Sphinx + MyST + furo); warnings are errors.
 docs: setup
 	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+# The whole story on a throw-away local cluster under a temp dir (issue 5): highstate two
+# LBs, maint/start and maint/stop with salt-call event.send, timings. Cleans up, also on Ctrl-C.
+demo: setup
+	$(VENV)/bin/python -m demo

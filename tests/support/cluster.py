@@ -75,19 +75,29 @@ class _Daemon:
     def alive(self):
         return self.proc.poll() is None
 
+    def terminate(self):
+        if self.alive():
+            self.proc.terminate()
+
     def stop(self, timeout=STOP_TIMEOUT):
         """TERM the process, KILL it after ``timeout``; then KILL what is left of its group
         (salt daemons fork workers; the group is ours, created at start)."""
-        pid = self.proc.pid
-        if self.alive():
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout)
+        self.terminate()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout)
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def _stop_together(daemons):
+    """TERM every daemon first, then wait for each: a salt-minion takes seconds to exit."""
+    for daemon in daemons:
+        daemon.terminate()
+    for daemon in daemons:
+        daemon.stop()
 
 
 class _QuietAppServer(AppServer):
@@ -123,14 +133,18 @@ class EventListener:
     def __init__(self, event):
         self.event = event
 
-    def wait(self, tag_pattern, timeout=EVENT_TIMEOUT):
-        """The data of the first event whose tag matches ``tag_pattern`` (a glob), with the
-        tag added as ``data["_tag"]``; ``TimeoutError`` after ``timeout`` seconds."""
+    def wait(self, tag_pattern, timeout=EVENT_TIMEOUT, match=None):
+        """The data of the first event whose tag matches ``tag_pattern`` (a glob) and, when
+        given, whose data satisfies ``match(data)``; the tag is added as ``data["_tag"]``.
+        ``TimeoutError`` after ``timeout`` seconds. Other events are skipped."""
         deadline = time.monotonic() + timeout
         while (remaining := deadline - time.monotonic()) > 0:
             event = self.event.get_event(wait=remaining, full=True, auto_reconnect=True)
-            if event and fnmatch.fnmatchcase(event["tag"], tag_pattern):
-                return {**event["data"], "_tag": event["tag"]}
+            if not event or not fnmatch.fnmatchcase(event["tag"], tag_pattern):
+                continue
+            data = {**event["data"], "_tag": event["tag"]}
+            if match is None or match(data):
+                return data
         raise TimeoutError(f"no event {tag_pattern!r} within {timeout}s")
 
 
@@ -278,8 +292,7 @@ class Cluster:
             if self._stopped:
                 return
             self._stopped = True
-        for daemon in reversed(list(self._minions.values())):
-            daemon.stop()
+        _stop_together(list(self._minions.values())[::-1])
         if self._master is not None:
             self._master.stop()
         for lb in reversed(list(self.lbs.values())):

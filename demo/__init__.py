@@ -1,0 +1,1 @@
+"""``make demo``: the whole story on a throw-away local Salt cluster (see demo/run.py)."""
