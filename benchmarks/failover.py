@@ -1,0 +1,307 @@
+"""Failover latency of a real cluster: ``maint/start`` -> every LB serves the page, and back.
+
+Starts a local Salt cluster (tests/support/cluster.py): a master with the reactor, N LB
+minions each with its own haproxy, sorry server and supervisord, an ``ops`` minion. Over
+``--rounds`` rounds it fires ``maint/start`` and ``maint/stop`` from the ops minion (in-process
+``event.send``, the path ``salt-call event.send`` takes once its process is up) and times,
+from the moment the event is fired, until EVERY LB answers with the page (start) or the app
+(stop), polling each LB's frontend. A load of one request per LB every 50 ms runs all the
+time; every answer is counted as app, page or failed.
+
+In the same run, the baseline: the reference setup's own failover on one LB, a plain haproxy
+with the reference ``default-server inter 10s downinter 5s rise 2 fall 2`` health checks
+and ``errorfile 503 /dev/null``, its app server made unreachable at t0, timed until the page
+is served, under the same load.
+
+Last line: ``lbs=N p50_s=.. p99_s=.. baseline_s=.. failed=.. requests=..`` (p50/p99 over
+every start and stop switch).
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.cluster import Cluster
+from tests.support.haproxy import HAProxy, free_port, wait_for
+from tests.support.sandbox import AppServer, http_get
+
+ENV = "bench"
+LOAD_INTERVAL = 0.05
+POLL_INTERVAL = 0.005
+SWITCH_TIMEOUT = 30.0
+SETTLE = 0.3
+BASELINE_TIMEOUT = 60.0
+REFERENCE_DEFAULT_SERVER = (
+    "inter 10s downinter 5s rise 2 fall 2 slowstart 60s maxconn 250 maxqueue 256 "
+    "weight 100 error-limit 1 on-error mark-down"
+)
+
+
+def classify(status, body):
+    if status == 200 and body.startswith("APP "):
+        return "app"
+    if status == 200 and "<html" in body.lower():
+        return "page"
+    return "failed"
+
+
+class Load:
+    """One request per URL every LOAD_INTERVAL s; keeps (time, url, kind) of each answer."""
+
+    def __init__(self, urls):
+        self.urls = urls
+        self.samples = []
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self.run, args=(url,)) for url in urls]
+
+    def run(self, url):
+        while not self.stopping.is_set():
+            began = time.monotonic()
+            kind = classify(*http_get(url, timeout=5))
+            self.samples.append((began, url, kind))
+            self.stopping.wait(max(LOAD_INTERVAL - (time.monotonic() - began), 0))
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(10)
+
+    def count(self, since=None):
+        kinds = [kind for t, _url, kind in self.samples if since is None or t >= since]
+        return {kind: kinds.count(kind) for kind in ("app", "page", "failed")}
+
+
+def wait_all(urls, want, t0):
+    """Seconds from t0 until every URL answers ``want``; one poller thread per URL."""
+    done = {}
+
+    def poll(url):
+        deadline = t0 + SWITCH_TIMEOUT
+        while time.monotonic() < deadline:
+            if classify(*http_get(url, timeout=2)) == want:
+                done[url] = time.monotonic() - t0
+                return
+            time.sleep(POLL_INTERVAL)
+
+    threads = [threading.Thread(target=poll, args=(url,)) for url in urls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    missing = [url for url in urls if url not in done]
+    if missing:
+        raise RuntimeError(f"{len(missing)} LBs did not switch to {want}: {missing[:3]}")
+    return max(done.values())
+
+
+def switch(cluster, events, caller, tag, want, urls):
+    t0 = time.monotonic()
+    caller.cmd("event.send", tag, {"env": ENV})
+    latency = wait_all(urls, want, t0)
+    result = events.wait("maint/re*", timeout=SWITCH_TIMEOUT)
+    if result["_tag"] != "maint/result" or not result.get("result"):
+        raise RuntimeError(f"{tag} did not succeed: {json.dumps(result)[:500]}")
+    lb_times = [out.get("duration_s", 0) for out in result["lbs"].values()]
+    return {
+        "latency_s": latency,
+        "runner_s": result["duration_s"],
+        "lb_module_max_s": max(lb_times),
+        "lb_module_median_s": statistics.median(lb_times),
+    }
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def run_cluster(lbs, rounds, keep):
+    root = Path(tempfile.mkdtemp(prefix="bench-failover-"))
+    cluster = Cluster(root, lb_count=lbs, env=ENV)
+    figures = {"start": [], "stop": []}
+    timeline = []
+    try:
+        began = time.monotonic()
+        cluster.start()
+        cluster.highstate()
+        print(f"cluster of {lbs} LBs up and highstated in {time.monotonic() - began:.1f}s")
+        urls = [sandbox.url("app") for sandbox in cluster.lbs.values()]
+        wait_for(lambda: all(classify(*http_get(u)) == "app" for u in urls), 60, "the app")
+        caller = cluster.caller()
+        with cluster.event_listener() as events, Load(urls) as load:
+            time.sleep(SETTLE)
+            for number in range(rounds):
+                for tag, want, key in (
+                    ("maint/start", "page", "start"),
+                    ("maint/stop", "app", "stop"),
+                ):
+                    figures[key].append(switch(cluster, events, caller, tag, want, urls))
+                    time.sleep(SETTLE)
+                print(
+                    f"round {number + 1}/{rounds}: start {figures['start'][-1]['latency_s']:.3f}s"
+                    f" stop {figures['stop'][-1]['latency_s']:.3f}s"
+                )
+            if keep:
+                timeline = [(t - load.samples[0][0], kind) for t, _u, kind in load.samples]
+        counts = load.count()
+    finally:
+        cluster.stop()
+    return figures, counts, timeline
+
+
+def reference_lb(workdir, sorry_port):
+    """A plain haproxy with the reference setup's default-server line, one app server."""
+    app = AppServer("ref-app").start()
+    haproxy = HAProxy(
+        workdir=workdir,
+        backends={"app": {"app1": f"{app.address} check observe layer7"}},
+        sorry_address=f"127.0.0.1:{sorry_port} maxconn 500",
+    )
+    haproxy.render = _reference_render(haproxy)
+    haproxy.start()
+    url = f"http://127.0.0.1:{haproxy.frontend_port}/"
+    wait_for(lambda: classify(*http_get(url)) == "app", 30, "the reference app")
+    return app, haproxy, url
+
+
+def server_status(haproxy):
+    for line in haproxy.command("show stat").splitlines():
+        fields = line.split(",")
+        if fields[:2] == ["app", "app1"]:
+            return fields[17]
+    return None
+
+
+def baseline():
+    """The reference setup's own failover on one LB, its app server made unreachable.
+
+    Quiet: no traffic, so only health checks notice; seconds until HAProxy marks it DOWN.
+    Under load (a request every 50 ms): requests that fail, and until when.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="bench-baseline-"))
+    page_dir = workdir / "www"
+    page_dir.mkdir()
+    (page_dir / "index.html").write_text("<html><body>maintenance</body></html>\n")
+    sorry_port = free_port()
+    sorry_proc = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(sorry_port), "--bind", "127.0.0.1"],
+        cwd=page_dir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    started = []
+    try:
+        wait_for(lambda: http_get(f"http://127.0.0.1:{sorry_port}/")[0] == 200, 10, "sorry")
+        app, haproxy, _url = reference_lb(workdir / "quiet", sorry_port)
+        started += [app, haproxy]
+        t0 = time.monotonic()
+        app.stop()
+        wait_for(lambda: server_status(haproxy) == "DOWN", BASELINE_TIMEOUT, "health checks")
+        quiet = time.monotonic() - t0
+
+        app, haproxy, url = reference_lb(workdir / "load", sorry_port)
+        started += [app, haproxy]
+        with Load([url]) as load:
+            time.sleep(1)
+            t0 = time.monotonic()
+            app.stop()
+            wait_for(lambda: load.count(since=t0)["page"] >= 20, BASELINE_TIMEOUT, "the page")
+        window = [(t - t0, kind) for t, _url, kind in load.samples if t >= t0]
+        failed = [t for t, kind in window if kind == "failed"]
+        loaded = {
+            "failed": len(failed),
+            "requests": len(window),
+            "last_failed_s": max(failed) if failed else 0.0,
+        }
+        return quiet, loaded
+    finally:
+        for item in started:
+            item.stop()
+        sorry_proc.terminate()
+        sorry_proc.wait(10)
+
+
+def _reference_render(haproxy):
+    original = haproxy.render
+
+    def render():
+        text = original()
+        return text.replace(
+            "    load-server-state-from-file global\n",
+            "    load-server-state-from-file global\n"
+            f"    default-server {REFERENCE_DEFAULT_SERVER}\n"
+            "    retries 3\n"
+            "    errorfile 503 /dev/null\n",
+        )
+
+    return render
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lbs", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--no-baseline", action="store_true", help="skip the reference run")
+    parser.add_argument("--json", type=Path, help="write every figure here")
+    args = parser.parse_args()
+
+    figures, counts, timeline = run_cluster(args.lbs, args.rounds, keep=bool(args.json))
+    latencies = [f["latency_s"] for key in ("start", "stop") for f in figures[key]]
+    for key in ("start", "stop"):
+        values = [f["latency_s"] for f in figures[key]]
+        runner = [f["runner_s"] for f in figures[key]]
+        module = [f["lb_module_max_s"] for f in figures[key]]
+        print(
+            f"{key:5}: p50 {statistics.median(values):.3f}s p99 {percentile(values, 0.99):.3f}s"
+            f" | runner (validate+record+publish+returns) p50 {statistics.median(runner):.3f}s"
+            f" | slowest LB module p50 {statistics.median(module):.4f}s"
+        )
+    base_latency, base_counts = (None, {})
+    if not args.no_baseline:
+        base_latency, base_counts = baseline()
+        print(
+            f"baseline (reference setup, one LB, app made unreachable): health checks mark it"
+            f" DOWN after {base_latency:.2f}s with no traffic; under a request every 50 ms,"
+            f" {base_counts['failed']} of {base_counts['requests']} requests failed (empty reply),"
+            f" the last one started {base_counts['last_failed_s']:.2f}s after the cut"
+        )
+    requests = sum(counts.values())
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "lbs": args.lbs,
+                    "rounds": args.rounds,
+                    "figures": figures,
+                    "counts": counts,
+                    "baseline_s": base_latency,
+                    "baseline_counts": base_counts,
+                    "timeline": timeline,
+                },
+                indent=1,
+            )
+        )
+    base = f"{base_latency:.2f}" if base_latency is not None else "skipped"
+    print(
+        f"lbs={args.lbs} p50_s={statistics.median(latencies):.3f}"
+        f" p99_s={percentile(latencies, 0.99):.3f} baseline_s={base}"
+        f" failed={counts['failed']} requests={requests}"
+    )
+
+
+if __name__ == "__main__":
+    main()
