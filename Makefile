@@ -66,3 +66,18 @@ docs: setup
 # LBs, maint/start and maint/stop with salt-call event.send, timings. Cleans up, also on Ctrl-C.
 demo: setup
 	$(VENV)/bin/python -m demo
+
+# Benchmarks: runtime batch vs saltext-haproxy, cluster failover for 2..16 LBs, then the
+# report page docs/benchmarks.md with its plots. Figures are printed; nothing is asserted.
+BENCH_DIR ?= artifacts/bench
+BENCH_LBS ?= 2 4 8 16
+BENCH_ROUNDS ?= 10
+bench: setup
+	mkdir -p $(BENCH_DIR)
+	$(VENV)/bin/python benchmarks/runtime_batch.py --json $(BENCH_DIR)/runtime.json
+	for n in $(BENCH_LBS); do \
+	  baseline=--no-baseline; [ $$n = 2 ] && baseline=; \
+	  $(VENV)/bin/python benchmarks/failover.py --lbs $$n --rounds $(BENCH_ROUNDS) $$baseline \
+	    --json $(BENCH_DIR)/failover-$$n.json || exit 1; \
+	done
+	$(VENV)/bin/python benchmarks/report.py $(BENCH_DIR) docs

@@ -116,6 +116,7 @@ def switch(cluster, events, caller, tag, want, urls):
         raise RuntimeError(f"{tag} did not succeed: {json.dumps(result)[:500]}")
     lb_times = [out.get("duration_s", 0) for out in result["lbs"].values()]
     return {
+        "t0": t0,
         "latency_s": latency,
         "runner_s": result["duration_s"],
         "lb_module_max_s": max(lb_times),
@@ -156,7 +157,11 @@ def run_cluster(lbs, rounds, keep):
                     f" stop {figures['stop'][-1]['latency_s']:.3f}s"
                 )
             if keep:
-                timeline = [(t - load.samples[0][0], kind) for t, _u, kind in load.samples]
+                base = min(t for t, _u, _k in load.samples)
+                timeline = [(round(t - base, 4), kind) for t, _u, kind in load.samples]
+                for key in figures:
+                    for figure in figures[key]:
+                        figure["t0"] = round(figure["t0"] - base, 4)
         counts = load.count()
     finally:
         cluster.stop()
