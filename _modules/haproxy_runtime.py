@@ -232,22 +232,28 @@ def _exchange(target, commands, timeout):
     # Write and read together: a big batch must not fill both socket buffers and stall.
     selector.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
     try:
-        while True:
+        while sent < len(payload):
             events = selector.select(timeout)
             if not events:
                 raise CommandExecutionError(
                     f"timed out after {timeout}s waiting for HAProxy runtime socket {target}"
                 )
             _key, mask = events[0]
-            if mask & selectors.EVENT_WRITE and sent < len(payload):
+            if mask & selectors.EVENT_WRITE:
                 sent += sock.send(payload[sent:])
-                if sent == len(payload):
-                    selector.modify(sock, selectors.EVENT_READ)
             if mask & selectors.EVENT_READ:
                 chunk = sock.recv(READ_CHUNK)
                 if not chunk:
-                    break
+                    return _decode(received)  # closed early; the caller counts the answers
                 received.append(chunk)
+        # All sent: plain blocking reads until HAProxy closes after "quit".
+        sock.settimeout(timeout)
+        while chunk := sock.recv(READ_CHUNK):
+            received.append(chunk)
+    except TimeoutError as err:
+        raise CommandExecutionError(
+            f"timed out after {timeout}s waiting for HAProxy runtime socket {target}"
+        ) from err
     except OSError as err:
         raise CommandExecutionError(
             f"HAProxy runtime socket {target} failed: {err.strerror or err}"
@@ -255,7 +261,11 @@ def _exchange(target, commands, timeout):
     finally:
         selector.close()
         sock.close()
-    return b"".join(received).decode("utf-8", errors="replace")
+    return _decode(received)
+
+
+def _decode(chunks):
+    return b"".join(chunks).decode("utf-8", errors="replace")
 
 
 def _split_answers(text, commands, target):
