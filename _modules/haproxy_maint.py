@@ -19,10 +19,9 @@ import fcntl
 import json
 import logging
 import os
+import socket
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
@@ -61,8 +60,6 @@ SORRY_CHECK_TIMEOUT = 1.0
 SORRY_START_WAIT = 5.0
 SORRY_POLL_INTERVAL = 0.1
 PAGE_STATUS_FILE = "maintenance.json"
-# Admin states an operator sets by hand; start leaves such servers alone.
-OPERATOR_STATES = ("maint", "drain")
 
 
 def __virtual__():
@@ -262,14 +259,21 @@ def _superseded(record, stamp):
 
 
 def _sorry_answers(cfg):
-    url = f"http://{cfg['sorry_server']['host']}:{cfg['sorry_server']['port']}/"
+    """True when the sorry server answers HTTP below 500. A bare socket, not urllib: this
+    runs in every maintenance job, and importing urllib costs more than the request."""
+    address = (cfg["sorry_server"]["host"], int(cfg["sorry_server"]["port"]))
     try:
-        with urllib.request.urlopen(url, timeout=SORRY_CHECK_TIMEOUT) as response:
-            return response.status < 500
-    except urllib.error.HTTPError as err:
-        return err.code < 500
-    except (OSError, ValueError):
+        with socket.create_connection(address, timeout=SORRY_CHECK_TIMEOUT) as conn:
+            conn.sendall(b"HEAD / HTTP/1.0\r\nHost: sorry-server\r\n\r\n")
+            status_line = conn.recv(64).split()
+    except OSError:
         return False
+    return (
+        len(status_line) >= 2
+        and status_line[0].startswith(b"HTTP/")
+        and status_line[1].isdigit()
+        and int(status_line[1]) < 500
+    )
 
 
 def _ensure_sorry_server(cfg):
@@ -295,24 +299,26 @@ def _ensure_sorry_server(cfg):
 # --- actions -----------------------------------------------------------------------------
 
 
-def _apply_start(cfg, record, backends, mode, drain_timeout):
-    """Move every READY app server of ``backends`` to the maintenance state; return what
-    changed (``{backend: [servers]}``) and the drain report."""
-    live = __salt__["haproxy_runtime.server_status"](socket=_socket(cfg))
+def _plan_start(record, live, backends):
+    """Which app servers ``start`` moves (``{backend: [servers]}``), and which DRAIN ones
+    it leaves alone because an operator put them there (MAINT ones need nothing)."""
     changed, skipped = {}, {}
     for backend in backends:
         if backend not in live:
             raise CommandExecutionError(f"No such backend in the running HAProxy: {backend}")
         ours = set(record["changed"].get(backend, []))
         for server, info in sorted(live[backend].items()):
-            if info["backup"]:
-                continue
-            if info["admin"] == "maint":
-                continue
-            if info["admin"] in OPERATOR_STATES and server not in ours:
-                skipped.setdefault(backend, []).append(server)
+            if info["backup"] or info["admin"] == "maint":
+                continue  # the sorry server, or already out of service
+            if info["admin"] == "drain" and server not in ours:
+                skipped.setdefault(backend, []).append(server)  # an operator's DRAIN
                 continue
             changed.setdefault(backend, []).append(server)
+    return changed, skipped
+
+
+def _apply_start(cfg, changed, mode, drain_timeout):
+    """Move the planned servers to MAINT (through DRAIN first in drain mode)."""
     drain = None
     if changed and mode == "drain":
         __salt__["haproxy_runtime.set_states"](_changes(changed, "drain"), socket=_socket(cfg))
@@ -321,7 +327,7 @@ def _apply_start(cfg, record, backends, mode, drain_timeout):
         )
     if changed:
         __salt__["haproxy_runtime.set_states"](_changes(changed, "maint"), socket=_socket(cfg))
-    return changed, skipped, drain
+    return drain
 
 
 def _changes(servers_by_backend, state):
@@ -396,6 +402,8 @@ def start(
         if _superseded(record, stamp):
             return _outcome(began, "superseded", record, "a newer request is recorded")
         sorry = _ensure_sorry_server(cfg) if ensure_sorry else "not checked"
+        live = __salt__["haproxy_runtime.server_status"](socket=_socket(cfg))
+        changed, skipped = _plan_start(record, live, backends)
         was_active = record.get("active")
         record.update(
             active=True,
@@ -406,15 +414,15 @@ def start(
             stamp=str(stamp) if stamp else record.get("stamp"),
             updated=time.time(),
         )
+        for backend, servers in changed.items():
+            record["changed"][backend] = sorted(
+                set(record["changed"].get(backend, [])) | set(servers)
+            )
         # Recorded before HAProxy is touched: whatever happens next, this is what a reload,
-        # a restart or a returning minion will re-apply.
+        # a restart or a returning minion will re-apply, and what stop will restore.
         _write_record(cfg, record)
         _write_page_status(cfg, record)
-        changed, skipped, drain = _apply_start(cfg, record, backends, mode, drain_timeout)
-        for backend, servers in changed.items():
-            ours = set(record["changed"].get(backend, [])) | set(servers)
-            record["changed"][backend] = sorted(ours)
-        _write_record(cfg, record)
+        drain = _apply_start(cfg, changed, mode, drain_timeout)
         _save_state_file(cfg)
     state = "changed" if changed else "already in maintenance"
     result = _outcome(began, state, record, "", changed=changed, skipped=skipped, sorry=sorry)
@@ -528,16 +536,8 @@ def would_change():
     if not record.get("active"):
         return {}
     live = __salt__["haproxy_runtime.server_status"](socket=_socket(cfg))
-    pending = {}
-    for backend in record["backends"]:
-        ours = set(record["changed"].get(backend, []))
-        for server, info in sorted(live.get(backend, {}).items()):
-            if info["backup"] or info["admin"] == "maint":
-                continue
-            if info["admin"] in OPERATOR_STATES and server not in ours:
-                continue
-            pending.setdefault(backend, []).append(server)
-    return pending
+    backends = [name for name in record["backends"] if name in live]
+    return _plan_start(record, live, backends)[0]
 
 
 def _outcome(began, state, record, comment, changed=None, skipped=None, sorry=None):

@@ -157,7 +157,7 @@ def _cached_pillar(cache, minion):
     return pillar if isinstance(pillar, dict) else {}
 
 
-def _check_backends(value, lbs):
+def _check_backends(value, env):
     if value is None:
         return None
     if not isinstance(value, list):
@@ -171,7 +171,7 @@ def _check_backends(value, lbs):
             raise Rejected(
                 f"invalid backend name {name!r}: use letters, digits, '-', '_', '.' or ':'"
             )
-    declared, sorry_names = _declared_backends(lbs)
+    declared, sorry_names = _declared_backends(_lbs(env))
     for name in value:
         if name in sorry_names:
             raise Rejected(f"{name!r} is the sorry server, not a backend")
@@ -219,8 +219,7 @@ def validate(tag, fields, sender, check_sender=True):
     _environment(env)
     if check_sender:
         _check_sender(sender, env)
-    lbs = _lbs(env)
-    params = {"backends": _check_backends(fields.get("backends"), lbs)}
+    params = {"backends": _check_backends(fields.get("backends"), env)}
     if tag == START_TAG:
         mode = fields.get("mode", "maint")
         if mode not in ("maint", "drain"):
@@ -351,8 +350,14 @@ def _run(action, env, params, sender, stamp, lbs=None, record=True):
             _write_desired(env, _next_desired(current, action, params, sender, stamp, lbs))
         kwargs = {key: value for key, value in params.items() if value is not None}
         kwargs["stamp"] = stamp
+        recorded = time.monotonic()
         outcomes = _call_lbs(lbs, f"haproxy_maint.{action}", kwargs)
     result = _result(action, env, sender, stamp, began, outcomes)
+    # Where the time went, for the benchmark and for an operator reading a slow result.
+    result["timings"] = {
+        "target_and_record_s": round(recorded - began, 4),
+        "publish_and_returns_s": round(time.monotonic() - recorded, 4),
+    }
     _fire(RESULT_TAG, result)
     return result
 
