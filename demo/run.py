@@ -229,6 +229,10 @@ def main():
     except KeyboardInterrupt:
         print("\ninterrupted: stopping everything", flush=True)
         status = 130
+    except SystemExit as err:
+        # Cluster's SIGTERM handler has stopped everything already.
+        print("\nterminated: stopping everything", flush=True)
+        status = err.code
     except (ClusterError, StepFailed, TimeoutError) as err:
         print(f"\ndemo FAILED: {err}", file=sys.stderr, flush=True)
         status, keep = 1, True
