@@ -146,7 +146,7 @@ def read_record(cfg=None):
     return record
 
 
-def _write_json(path, data, mode=0o644):
+def _write_json(path, data, mode=0o644, durable=True):
     directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
@@ -155,7 +155,8 @@ def _write_json(path, data, mode=0o644):
             json.dump(data, handle, indent=1, sort_keys=True)
             handle.write("\n")
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
@@ -181,7 +182,8 @@ def _write_page_status(cfg, record):
         "eta": record.get("eta") or "",
     }
     try:
-        _write_json(path, status)
+        # The page's text is rewritten by every start/stop; it need not survive a power cut.
+        _write_json(path, status, durable=False)
     except OSError as err:
         raise CommandExecutionError(f"cannot write page status {path}: {err}") from err
 

@@ -306,7 +306,11 @@ def batch(commands, socket=None, timeout=None):
         commands = [commands]
     if not isinstance(commands, (list, tuple)) or not commands:
         raise SaltInvocationError("commands must be a non-empty list of runtime commands")
-    commands = [_validate_command(command) for command in commands]
+    return _batch([_validate_command(command) for command in commands], socket, timeout)
+
+
+def _batch(commands, socket, timeout):
+    """:py:func:`batch` for commands built here from validated names."""
     target = _resolve_socket(socket)
     timeout = _resolve_timeout(timeout)
     text = _exchange(target, commands, timeout)
@@ -320,7 +324,7 @@ def _is_error(answer):
 
 def _run_checked(commands, socket, timeout, what):
     """Run commands that answer nothing on success; raise naming each one that failed."""
-    answers = batch(commands, socket=socket, timeout=timeout)
+    answers = _batch(commands, socket, timeout)
     failures = [
         f"{label}: {answer.strip().splitlines()[0]}"
         for label, answer in zip(what, answers)

@@ -587,34 +587,46 @@ def status(env=None, table=True):
 
 
 def _format_table(report):
-    lines = []
+    rows = []  # (lb, backend, server, admin, status, sessions) or a note line
     for env, data in report.items():
         wanted = data["desired"]
         state = "ON" if wanted.get("active") else "off"
-        lines.append(
-            f"env {env}: maintenance {state}"
-            + (f" ({wanted.get('reason')})" if wanted.get("reason") else "")
-        )
-        header = (
-            f"  {'LB':<16} {'backend':<14} {'server':<14} {'admin':<6} {'status':<10} {'sess':>5}"
-        )
-        lines.append(header)
+        reason = f" ({wanted['reason']})" if wanted.get("reason") else ""
+        rows.append(f"env {env}: maintenance {state}{reason}")
+        rows.append(("LB", "backend", "server", "admin", "status", "sess"))
         for lb, out in sorted(data["lbs"].items()):
             if out["outcome"] != "ok":
-                lines.append(f"  {lb:<16} {out['outcome']}: {out.get('why', '')}")
+                rows.append(
+                    f"  {lb}: {out['outcome']}" + (f": {out['why']}" if out.get("why") else "")
+                )
                 continue
             flag = "MAINT" if out.get("maintenance") else "live"
-            lines.append(
-                f"  {lb:<16} [{flag}] sorry server {out.get('sorry_server')}, haproxy {out.get('haproxy')}"
+            rows.append(
+                f"  {lb} [{flag}] sorry server {out.get('sorry_server')}, haproxy {out.get('haproxy')}"
             )
             for backend, servers in sorted(out.get("backends", {}).items()):
                 if "error" in servers:
-                    lines.append(f"  {'':<16} {backend:<14} {servers['error']}")
+                    rows.append(f"  {lb}: {backend}: {servers['error']}")
                     continue
                 for server, info in sorted(servers.items()):
                     name = server + (" (backup)" if info["backup"] else "")
-                    lines.append(
-                        f"  {'':<16} {backend:<14} {name:<14} {info['admin']:<6} "
-                        f"{info['status']!s:<10} {info['sessions']:>5}"
+                    rows.append(
+                        (
+                            lb,
+                            backend,
+                            name,
+                            info["admin"],
+                            str(info["status"]),
+                            str(info["sessions"]),
+                        )
                     )
+    cells = [row for row in rows if isinstance(row, tuple)]
+    widths = [max(len(row[i]) for row in cells) for i in range(6)] if cells else []
+    lines = []
+    for row in rows:
+        if isinstance(row, str):
+            lines.append(row)
+        else:
+            left = "  ".join(value.ljust(width) for value, width in zip(row[:5], widths))
+            lines.append(f"  {left}  {row[5].rjust(widths[5])}")
     return "\n".join(lines)

@@ -122,7 +122,7 @@ def test_split_answers_short_reply_raises():
 
 def test_failed_set_command_raises_naming_it(monkeypatch):
     monkeypatch.setattr(
-        haproxy_runtime, "batch", lambda *a, **k: ["", "No such server.\n"], raising=True
+        haproxy_runtime, "_batch", lambda *a, **k: ["", "No such server.\n"], raising=True
     )
     with pytest.raises(CommandExecutionError) as err:
         haproxy_runtime.set_states(
@@ -148,7 +148,7 @@ def test_set_states_validates_before_sending(monkeypatch, change):
     def never(*args, **kwargs):
         raise AssertionError("nothing may be sent")
 
-    monkeypatch.setattr(haproxy_runtime, "batch", never)
+    monkeypatch.setattr(haproxy_runtime, "_batch", never)
     with pytest.raises(SaltInvocationError):
         haproxy_runtime.set_states([change])
 
