@@ -110,6 +110,7 @@ def wait_all(urls, want, t0):
 
 def switch(cluster, events, caller, tag, want, urls):
     t0 = time.monotonic()
+    t0_wall = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
     caller.cmd("event.send", tag, {"env": ENV})
     latency = wait_all(urls, want, t0)
     result = events.wait("maint/re*", timeout=SWITCH_TIMEOUT)
@@ -120,6 +121,7 @@ def switch(cluster, events, caller, tag, want, urls):
     answered = datetime.datetime.fromisoformat(result["_stamp"]).replace(tzinfo=None)
     runner_began = answered - datetime.timedelta(seconds=result["duration_s"])
     return {
+        "to_master_s": (received - t0_wall).total_seconds(),
         "to_runner_s": (runner_began - received).total_seconds(),
         "publish_and_returns_s": result["timings"]["publish_and_returns_s"],
         "t0": t0,
@@ -147,7 +149,11 @@ def run_cluster(lbs, rounds, keep):
         cluster.highstate()
         print(f"cluster of {lbs} LBs up and highstated in {time.monotonic() - began:.1f}s")
         urls = [sandbox.url("app") for sandbox in cluster.lbs.values()]
-        wait_for(lambda: all(classify(*http_get(u)) == "app" for u in urls), 60, "the app")
+        try:
+            wait_for(lambda: all(classify(*http_get(u)) == "app" for u in urls), 60, "the app")
+        except TimeoutError:
+            answers = {u: http_get(u)[:2] for u in urls}
+            raise RuntimeError(f"not every LB serves the app: {answers}") from None
         caller = cluster.caller()
         with cluster.event_listener() as events, Load(urls) as load:
             time.sleep(SETTLE)
@@ -280,7 +286,8 @@ def main():
 
         print(
             f"{key:5}: p50 {statistics.median(values):.3f}s p99 {percentile(values, 0.99):.3f}s"
-            f" | where the p50 goes: master received -> runner running"
+            f" | where the p50 goes: fired -> master received {p50('to_master_s'):.3f}s,"
+            f" -> runner running"
             f" {p50('to_runner_s'):.3f}s, runner total {p50('runner_s'):.3f}s"
             f" (publish + LB jobs + returns {p50('publish_and_returns_s'):.3f}s),"
             f" slowest LB's module {p50('lb_module_max_s'):.3f}s"

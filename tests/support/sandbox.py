@@ -6,6 +6,7 @@ gives each LB its directory, its supervisord and the pillar that points every pa
 of the state tree into that directory.
 """
 
+import ssl
 import subprocess
 import sys
 import urllib.error
@@ -180,13 +181,24 @@ class SandboxLB:
             self.supervisord = None
 
 
+def _insecure_tls():
+    """One client TLS context for the sandboxes' self-signed certificates (building one per
+    request loads the CA bundle each time, and costs more than the request)."""
+    global _TLS_CONTEXT
+    if _TLS_CONTEXT is None:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        _TLS_CONTEXT = context
+    return _TLS_CONTEXT
+
+
+_TLS_CONTEXT = None
+
+
 def http_get(url, timeout=HTTP_TIMEOUT):
     """Return ``(status, body)``; ``(0, error)`` when no HTTP answer came at all."""
-    import ssl
-
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
+    context = _insecure_tls() if url.startswith("https:") else None
     try:
         with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
             return response.status, response.read().decode(errors="replace")
