@@ -5,6 +5,7 @@ import json
 import logging
 
 import pytest
+import yaml
 
 from tests.support.haproxy import wait_for
 from tests.support.sandbox import REPO, AppServer, SandboxLB, serves_app, serves_page
@@ -51,11 +52,17 @@ def pillar_root(tmp_path_factory, lbs):
     return root
 
 
+EXAMPLE_MASTER_CONFIG = REPO / "docs/examples/master.d-haproxy_maint.conf"
+EXAMPLE_CHECKOUT = "/srv/haproxy-maint"
+
+
 def reactor_config():
+    """The reactor mapping of the documented master config, pointed at this checkout."""
+    config = yaml.safe_load(EXAMPLE_MASTER_CONFIG.read_text())
     return [
-        {"maint/start": [str(REPO / "reactor/maint_start.sls")]},
-        {"maint/stop": [str(REPO / "reactor/maint_stop.sls")]},
-        {"salt/minion/*/start": [str(REPO / "reactor/minion_start.sls")]},
+        {tag: [path.replace(EXAMPLE_CHECKOUT, str(REPO)) for path in paths]}
+        for entry in config["reactor"]
+        for tag, paths in entry.items()
     ]
 
 
