@@ -38,7 +38,7 @@ ENV = "bench"
 LOAD_INTERVAL = 0.05
 POLL_INTERVAL = 0.02
 SWITCH_TIMEOUT = 30.0
-SETTLE = 0.3
+SETTLE = 1.0
 BASELINE_TIMEOUT = 60.0
 REFERENCE_DEFAULT_SERVER = (
     "inter 10s downinter 5s rise 2 fall 2 slowstart 60s maxconn 250 maxqueue 256 "

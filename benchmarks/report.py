@@ -14,8 +14,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 BUCKET = 0.1
-WINDOW_BEFORE = 1.0
-WINDOW_AFTER = 2.0
+WINDOW_BEFORE = 0.5
+WINDOW_AFTER = 1.0
 KINDS = (("app", "tab:green"), ("page", "tab:blue"), ("failed", "tab:red"))
 
 
@@ -117,7 +117,7 @@ def main():
         "## Failover latency against the number of LBs",
         "",
         "From the moment `maint/start` (or `maint/stop`) is fired on the ops minion until",
-        "every LB of the environment answers with the page (or the app), polled every 5 ms,",
+        "every LB of the environment answers with the page (or the app), polled every 20 ms,",
         "while every LB also takes a request every 50 ms (benchmarks/failover.py).",
         "",
         "![latency](_static/bench/latency.png)",

@@ -252,3 +252,32 @@ def test_status_runner_table(clean_cluster, ops_minion, event_listener, master, 
     data = ret.data
     assert data["test"]["lbs"]["lb1"]["maintenance"] is True
     assert data["test"]["lbs"]["lb1"]["backends"]["app"]["app1"]["admin"] == "maint"
+
+
+def test_sorry_server_down_is_started_first(clean_cluster, ops_minion, event_listener, master):
+    lb = clean_cluster["lb1"]
+    assert lb.supervisorctl("stop", "http-server").returncode == 0
+    try:
+        _tag, result = send(ops_minion, "maint/start", {"env": "test"}, event_listener, master)
+        assert result["lbs"]["lb1"]["sorry_server"] == "started"
+        assert result["lbs"]["lb2"]["sorry_server"] == "ok"
+        assert serves_page(lb, "app")
+    finally:
+        lb.supervisorctl("start", "http-server")
+
+
+def test_one_lb_by_hand(clean_cluster, salt_cli):
+    ret = salt_cli.run("haproxy_maint.start", "reason=by hand", minion_tgt="lb1")
+    assert ret.returncode == 0, ret
+    assert ret.data["state"] == "changed"
+    assert serves_page(clean_cluster["lb1"], "app")
+    assert serves_app(clean_cluster["lb2"], "app"), "only the LB named"
+    status = salt_cli.run("haproxy_maint.status", minion_tgt="lb1").data
+    assert status["maintenance"] is True and status["reason"] == "by hand"
+    assert status["backends"]["app"]["app1"]["admin"] == "maint"
+    ret = salt_cli.run("haproxy_maint.stop", minion_tgt="lb1")
+    assert ret.returncode == 0 and ret.data["state"] == "changed"
+    assert serves_app(clean_cluster["lb1"], "app")
+    ret = salt_cli.run("haproxy_maint.start", "backends=[]", minion_tgt="lb1")
+    assert ret.returncode != 0 and "empty list" in ret.stdout
+    assert serves_app(clean_cluster["lb1"], "app")
