@@ -10,6 +10,8 @@ maintenance-page:
     - source: {{ page.archive.source }}
     - source_hash: {{ page.archive.source_hash }}
     - enforce_toplevel: False
+    # A new archive (new hash) must replace the page, not be skipped as "already present".
+    - source_hash_update: True
     - user: {{ page.user }}
     - group: {{ page.group }}
 

@@ -118,16 +118,8 @@ def test_archive_second_apply_changes_nothing(archive_site):
     assert (root / "index.html").read_bytes() == ARCHIVE_HTML
 
 
-def test_archive_wrong_hash_fails_and_keeps_index(archive_site, request):
-    apply, root, archive, scheme, _ = archive_site
-    if scheme == "file":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="page.sls bug: without source_hash_update a local archive's hash is "
-                "checked only when files are missing, so a wrong hash passes",
-            )
-        )
+def test_archive_wrong_hash_fails_and_keeps_index(archive_site):
+    apply, root, archive, _, _ = archive_site
     before = (root / "index.html").read_bytes()
     build_archive(archive, NEWER_HTML)
     code, result = apply(NO_SUCH_ARCHIVE_HASH)
@@ -137,11 +129,6 @@ def test_archive_wrong_hash_fails_and_keeps_index(archive_site, request):
     assert (root / "maintenance.html").read_bytes() == ARCHIVE_HTML
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="page.sls bug: archive.extracted without source_hash_update skips a new archive "
-    "whose files already exist, so index.html keeps the old page",
-)
 def test_archive_new_hash_replaces_index(archive_site):
     apply, root, archive, _, _ = archive_site
     code, result = apply(build_archive(archive, NEWER_HTML))
