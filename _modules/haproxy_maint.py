@@ -36,6 +36,7 @@ DEFAULTS = {
     "env": "",
     "haproxy": {
         "runtime": {"socket": "/run/haproxy/admin.sock", "timeout": 5},
+        "config_file": "/etc/haproxy/haproxy.cfg",
         "server_state_file": "/var/lib/haproxy/server-state",
         "backends": {},
     },
@@ -59,6 +60,9 @@ DRAIN_TIMEOUT_MAX = 3600
 SORRY_CHECK_TIMEOUT = 1.0
 SORRY_START_WAIT = 5.0
 SORRY_POLL_INTERVAL = 0.1
+# After a reload, how long reapply waits for a worker that runs the current config.
+RELOAD_WAIT = 10.0
+RELOAD_POLL_INTERVAL = 0.1
 PAGE_STATUS_FILE = "maintenance.json"
 
 
@@ -510,6 +514,7 @@ def reapply():
     record = read_record()
     if not record.get("active"):
         return {"state": "not in maintenance", "changed": {}, "active": False}
+    _wait_for_current_config(config())
     maintained = set(maintained_backends())
     backends = [name for name in record["backends"] if name in maintained]
     if not backends:
@@ -521,6 +526,30 @@ def reapply():
         eta=record.get("eta"),
         ensure_sorry=False,
     )
+
+
+def _wait_for_current_config(cfg):
+    """Wait (bounded) until the runtime socket is served by a worker started after the
+    config file last changed: right after a reload the old worker may still answer, and it
+    does not know a server that was just added or renamed."""
+    try:
+        changed_at = int(os.stat(cfg["haproxy"]["config_file"]).st_mtime)
+    except OSError:
+        return
+    deadline = time.monotonic() + RELOAD_WAIT
+    while True:
+        try:
+            started = __salt__["haproxy_runtime.show_info"](socket=_socket(cfg)).get(
+                "Start_time_sec"
+            )
+        except CommandExecutionError:
+            started = None  # the socket is briefly gone while the new worker binds it
+        if isinstance(started, int) and started >= changed_at:
+            return
+        if time.monotonic() >= deadline:
+            log.warning("no HAProxy worker newer than %s answered", cfg["haproxy"]["config_file"])
+            return
+        time.sleep(RELOAD_POLL_INTERVAL)
 
 
 def would_change():

@@ -181,3 +181,34 @@ def test_concurrent_start_and_stop_end_in_the_last(
             assert in_maintenance(sandbox)
         else:
             assert serves_app(sandbox, "app") and serves_app(sandbox, "api")
+
+
+def test_server_renamed_in_pillar_gets_maintenance_back(
+    clean_cluster, ops_minion, event_listener, master, salt_cli, pillar_root
+):
+    lb = clean_cluster["lb1"]
+    original = (pillar_root / "lb1.sls").read_text()
+    pillar = json.loads(original)
+    servers = pillar["haproxy_maint"]["haproxy"]["backends"]["app"]["servers"]
+    servers["app2-renamed"] = servers.pop("app2")
+    send(ops_minion, "maint/start", {"env": "test"}, event_listener, master)
+    try:
+        (pillar_root / "lb1.sls").write_text(json.dumps(pillar))
+        assert (
+            salt_cli.run("saltutil.refresh_pillar", "wait=True", minion_tgt="lb1").returncode == 0
+        )
+        ret = salt_cli.run("state.apply", minion_tgt="lb1", _timeout=600)
+        assert ret.returncode == 0, ret.stdout
+        states = admin_states(clean_cluster)["lb1"]
+        assert "app/app2" not in states
+        assert states["app/app2-renamed"] & 1, "the renamed server is in maintenance too"
+        assert in_maintenance(lb)
+    finally:
+        (pillar_root / "lb1.sls").write_text(original)
+        salt_cli.run("saltutil.refresh_pillar", "wait=True", minion_tgt="lb1")
+        ret = salt_cli.run("state.apply", minion_tgt="lb1", _timeout=600)
+    assert ret.returncode == 0, ret.stdout
+    assert admin_states(clean_cluster)["lb1"]["app/app2"] & 1
+    send(ops_minion, "maint/stop", {"env": "test"}, event_listener, master)
+    wait_for(lambda: serves_app(lb, "app"), SWITCH_TIMEOUT, "the app back")
+    assert admin_states(clean_cluster)["lb1"]["app/app2"] == 0

@@ -1,6 +1,7 @@
 """haproxy_maint decisions with a fake runtime: what start changes, what stop restores."""
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,11 @@ class FakeRuntime:
             }
             for backend, servers in self.servers.items()
         }
+
+    worker_started = 0
+
+    def show_info(self, socket=None):
+        return {"Start_time_sec": self.worker_started}
 
     def set_states(self, changes, socket=None):
         self.calls.append(changes)
@@ -59,7 +65,10 @@ def runtime():
 @pytest.fixture(autouse=True)
 def loader(monkeypatch, tmp_path, runtime):
     pillar = {
-        "haproxy": {"backends": {"app": {"servers": {}}, "api": {}, "raw": {"sorry": False}}},
+        "haproxy": {
+            "backends": {"app": {"servers": {}}, "api": {}, "raw": {"sorry": False}},
+            "config_file": str(tmp_path / "haproxy.cfg"),
+        },
         "page": {"root": str(tmp_path / "www")},
         "maintenance": {"state_file": str(tmp_path / "desired.json")},
     }
@@ -70,6 +79,7 @@ def loader(monkeypatch, tmp_path, runtime):
         "haproxy_runtime.validate_name": runtime.validate_name,
         "haproxy_runtime.save_servers_state": lambda path=None, socket=None: {"path": path},
         "haproxy_runtime.wait_drained": lambda *a, **k: {"drained": True, "waited": 0},
+        "haproxy_runtime.show_info": runtime.show_info,
     }
     monkeypatch.setattr(maint, "__salt__", salt, raising=False)
     monkeypatch.setattr(maint, "__context__", {}, raising=False)
@@ -131,7 +141,9 @@ def test_older_request_is_superseded(runtime):
     assert runtime.servers["app"]["app1"]["admin"] == "maint"
 
 
-def test_reapply_puts_a_renamed_server_back(runtime):
+def test_reapply_puts_a_renamed_server_back(runtime, loader):
+    (loader / "haproxy.cfg").write_text("")
+    runtime.worker_started = int(time.time()) + 1
     maint.start()
     runtime.servers["app"]["app9"] = {"admin": "ready", "backup": False}
     assert maint.would_change() == {"app": ["app9"]}
@@ -163,3 +175,14 @@ def test_bad_input_changes_nothing(runtime, loader, kwargs):
         maint.start(**kwargs)
     assert runtime.calls == []
     assert not Path(loader / "desired.json").exists()
+
+
+def test_reapply_waits_for_the_worker_of_the_new_config(runtime, loader, monkeypatch):
+    (loader / "haproxy.cfg").write_text("")
+    maint.start()
+    answers = iter([0, 0, int(time.time()) + 1])
+    monkeypatch.setattr(runtime, "show_info", lambda socket=None: {"Start_time_sec": next(answers)})
+    maint.__salt__["haproxy_runtime.show_info"] = runtime.show_info
+    monkeypatch.setattr(maint, "RELOAD_POLL_INTERVAL", 0)
+    maint.reapply()
+    assert next(answers, "spent") == "spent", "reapply asked until a new worker answered"
