@@ -135,6 +135,31 @@ def main():
             f"{statistics.median(stop):.3f} | {percentile(stop, 0.99):.3f} | "
             f"{statistics.median(runner):.3f} | {run['counts']['failed']} / {total} |"
         )
+    lines += [
+        "",
+        "Where the p50 goes (seconds, start and stop together): fired on the ops minion ->",
+        "master received; -> the runner running (reactor render, runner thread); the runner's",
+        "one publish, the LBs' jobs and their returns; and inside that, the slowest LB's own",
+        "`haproxy_maint` call. On this machine every LB, its minion, haproxy and sorry server",
+        "and the load generator share 2 cores. Salt's own job path (publish, fork, job set-up,",
+        "an encrypted return) is the floor: a bare `test.ping` to two minions takes about",
+        "0.1 s here, and with 16 minions contending for 2 cores it is most of the 16-LB",
+        "figure; with one LB per machine that contention is not there.",
+        "",
+        "| LBs | fired -> master | -> runner running | publish + jobs + returns | slowest LB module |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for n, run in sorted(runs.items()):
+        every = [f for key in ("start", "stop") for f in run["figures"][key]]
+
+        def p50(name, every=every):
+            values = [f[name] for f in every if name in f]
+            return f"{statistics.median(values):.3f}" if values else "-"
+
+        lines.append(
+            f"| {n} | {p50('to_master_s')} | {p50('to_runner_s')} | "
+            f"{p50('publish_and_returns_s')} | {p50('lb_module_max_s')} |"
+        )
     base = next((run for run in runs.values() if run.get("baseline_s")), None)
     if base:
         counts = base["baseline_counts"]
