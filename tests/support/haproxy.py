@@ -145,6 +145,16 @@ class HAProxy:
                 chunks.append(chunk)
         return b"".join(chunks).decode()
 
+    def server_states(self):
+        """``{(backend, server): (op_state, admin_state, weight)}`` from `show servers state`,
+        without its clock columns, so that two snapshots compare equal when nothing changed."""
+        lines = self.command("show servers state").splitlines()[2:]
+        return {
+            (fields[1], fields[3]): (fields[5], fields[6], fields[7])
+            for fields in (line.split() for line in lines)
+            if fields
+        }
+
     def reload(self):
         """Reload the way a service manager does: USR2 to the master process."""
         self.proc.send_signal(signal.SIGUSR2)

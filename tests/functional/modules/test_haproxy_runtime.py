@@ -153,7 +153,7 @@ def test_set_servers_state_refuses_unknown_before_sending(runtime, socket, hapro
     ],
 )
 def test_hostile_names_cannot_inject(runtime, socket, haproxy, hostile):
-    before = haproxy.command("show servers state")
+    before = haproxy.server_states()
     with pytest.raises(SaltInvocationError):
         runtime.set_server_state("app", hostile, "maint", socket=socket)
     with pytest.raises(SaltInvocationError):
@@ -161,7 +161,7 @@ def test_hostile_names_cannot_inject(runtime, socket, haproxy, hostile):
     if any(separator in hostile for separator in ";\r\n"):
         with pytest.raises(SaltInvocationError):
             runtime.batch([f"set server app/{hostile} state maint"], socket=socket)
-    assert haproxy.command("show servers state") == before
+    assert haproxy.server_states() == before
 
 
 def test_weight_and_shutdown_sessions(runtime, socket):

@@ -70,9 +70,9 @@ def test_ready_restores_only_named_servers(states, modules, haproxy, testmode):
 )
 def test_bad_input_fails_and_changes_nothing(states, modules, haproxy, testmode, kwargs, fragment):
     kwargs = {"socket": haproxy.socket, **kwargs}
-    before = haproxy.command("show servers state")
+    before = haproxy.server_states()
     ret = states.haproxy_server.maint(test=testmode, **kwargs)
     assert ret.result is False
     assert fragment in ret.comment
     assert ret.changes == {}
-    assert haproxy.command("show servers state") == before
+    assert haproxy.server_states() == before
