@@ -32,24 +32,23 @@ def converged(name="haproxy maintenance"):
     ret = {"name": name, "result": False, "comment": "", "changes": {}}
     try:
         if __opts__["test"]:
-            pending = __salt__["haproxy_maint.would_change"]()
-            ret["result"] = None if pending else True
-            ret["changes"] = {"maint": pending} if pending else {}
-            ret["comment"] = (
-                f"Would have put back into maintenance: {pending}"
-                if pending
-                else "Maintenance is as recorded"
-            )
-            return ret
-        outcome = __salt__["haproxy_maint.reapply"]()
+            active = __salt__["haproxy_maint.read_record"]().get("active")
+            pending = __salt__["haproxy_maint.would_change"]() if active else {}
+        else:
+            outcome = __salt__["haproxy_maint.reapply"]()
+            active, pending = outcome.get("active"), outcome.get("changed")
     except SaltException as err:
         ret["comment"] = str(err)
         return ret
     ret["result"] = True
-    if outcome.get("changed"):
-        ret["changes"] = {"maint": outcome["changed"]}
-        ret["comment"] = "Put servers back into the recorded maintenance"
-    elif outcome.get("active"):
+    if pending:
+        ret["changes"] = {"maint": pending}
+        if __opts__["test"]:
+            ret["result"] = None
+            ret["comment"] = "Would have put servers back into the recorded maintenance"
+        else:
+            ret["comment"] = "Put servers back into the recorded maintenance"
+    elif active:
         ret["comment"] = "Maintenance is on, as recorded; nothing to re-apply"
     else:
         ret["comment"] = "Maintenance is off; nothing touched"
