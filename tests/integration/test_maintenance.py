@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.support.haproxy import wait_for
+from tests.support.haproxy import runtime_command, wait_for
 from tests.support.sandbox import http_get, serves_app, serves_page
 
 ANSWER_TIMEOUT = 60
@@ -15,24 +15,13 @@ ANSWER = "maint/re*"  # maint/result or maint/rejected
 
 def admin_states(cluster):
     """Every LB's `show servers state`, as an operator with socat sees it."""
-    from tests.support.haproxy import HAProxy  # noqa: F401 (same raw reader as the harness)
-
     states = {}
     for lb_id, sandbox in cluster.items():
-        import socket
-
-        with socket.socket(socket.AF_UNIX) as sock:
-            sock.settimeout(5)
-            sock.connect(sandbox.socket)
-            sock.sendall(b"show servers state\n")
-            chunks = []
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-        lines = b"".join(chunks).decode().splitlines()[2:]
+        lines = runtime_command(sandbox.socket, "show servers state").splitlines()[2:]
         states[lb_id] = {
-            f"{line.split()[1]}/{line.split()[3]}": int(line.split()[6])
-            for line in lines
-            if line.strip()
+            f"{fields[1]}/{fields[3]}": int(fields[6])
+            for fields in (line.split() for line in lines)
+            if fields
         }
     return states
 
@@ -227,15 +216,7 @@ def test_drain_waits_for_in_flight_request(clean_cluster, ops_minion, event_list
 
 
 def sessions(lb, backend):
-    import socket
-
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.connect(lb.socket)
-        sock.sendall(b"show stat\n")
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    rows = [line.split(",") for line in data.decode().splitlines()[1:] if line]
+    rows = [line.split(",") for line in runtime_command(lb.socket, "show stat").splitlines()[1:]]
     return sum(int(row[4] or 0) for row in rows if row[0] == backend and row[1].startswith("app"))
 
 

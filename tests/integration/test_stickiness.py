@@ -7,7 +7,7 @@ import threading
 import time
 
 from tests.integration.test_maintenance import ANSWER, admin_states, send
-from tests.support.haproxy import wait_for
+from tests.support.haproxy import runtime_command, wait_for
 from tests.support.sandbox import http_get, serves_app, serves_page
 
 LOAD_INTERVAL = 0.02
@@ -19,19 +19,11 @@ def in_maintenance(sandbox):
 
 
 def worker_pid(sandbox):
-    import socket
-
     try:
-        with socket.socket(socket.AF_UNIX) as sock:
-            sock.settimeout(2)
-            sock.connect(sandbox.socket)
-            sock.sendall(b"show info\n")
-            data = b""
-            while chunk := sock.recv(65536):
-                data += chunk
+        info = runtime_command(sandbox.socket, "show info", timeout=2)
     except OSError:
         return None
-    for line in data.decode().splitlines():
+    for line in info.splitlines():
         if line.startswith("Pid:"):
             return int(line.split()[1])
     return None

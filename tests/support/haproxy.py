@@ -34,6 +34,19 @@ def wait_for(predicate, timeout, what, interval=POLL_INTERVAL):
         time.sleep(interval)
 
 
+def runtime_command(socket_path, text, timeout=5):
+    """One raw runtime command over a unix socket, as ``socat`` would send it: independent of
+    the module under test, so tests can check what HAProxy really holds."""
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(timeout)
+        sock.connect(socket_path)
+        sock.sendall(text.encode() + b"\n")
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks).decode()
+
+
 def stop_pid(proc, timeout=STOP_TIMEOUT):
     """Stop a process we started: TERM, then KILL after ``timeout``."""
     if proc.poll() is not None:
@@ -136,14 +149,7 @@ class HAProxy:
 
     def command(self, text):
         """Send one raw command the way an operator with socat would; return the answer."""
-        with socket.socket(socket.AF_UNIX) as sock:
-            sock.settimeout(5)
-            sock.connect(self.socket)
-            sock.sendall(text.encode() + b"\n")
-            chunks = []
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-        return b"".join(chunks).decode()
+        return runtime_command(self.socket, text)
 
     def server_states(self):
         """``{(backend, server): (op_state, admin_state, weight)}`` from `show servers state`,
