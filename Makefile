@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DEB_PACKAGES := haproxy supervisor socat curl chromium nodejs npm
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-deb setup-venv setup-npm test lint unit demo converge bench docs clean
+.PHONY: setup setup-deb setup-venv setup-npm test lint unit demo converge converge-config bench docs clean
 
 setup: setup-deb setup-venv setup-npm
 
@@ -50,13 +50,17 @@ test: setup
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache docs/_build
 
-# Masterless highstate of this machine, environment dev (issue 3). Non-zero on any failed state.
+# Masterless highstate of this machine, environment dev. Non-zero on any failed state.
+# The minion config (dev/converge/minion.in) gets this checkout's absolute paths.
 CONVERGE_ARGS ?=
-converge: setup
-	$(VENV)/bin/salt-call --local -c salt/converge \
-	  --file-root=$(CURDIR)/salt --pillar-root=$(CURDIR)/pillar \
-	  --module-dirs=$(CURDIR)/_modules --states-dir=$(CURDIR)/_states \
-	  --state-output=changes --retcode-passthrough state.apply $(CONVERGE_ARGS)
+CONVERGE_CONFIG ?= /var/cache/salt-converge/etc
+SALT_CALL_DEV = $(VENV)/bin/salt-call --local -c $(CONVERGE_CONFIG)
+converge-config:
+	mkdir -p $(CONVERGE_CONFIG)
+	sed 's|@REPO@|$(CURDIR)|g' dev/converge/minion.in > $(CONVERGE_CONFIG)/minion
+
+converge: setup converge-config
+	$(SALT_CALL_DEV) --state-output=changes --retcode-passthrough state.apply $(CONVERGE_ARGS)
 
 # Operator documentation (Sphinx + MyST + furo); warnings are errors.
 docs: setup

@@ -14,15 +14,12 @@ server state file is dumped, so an HAProxy restart loads the admin states back b
 Configuration comes from pillar ``haproxy_maint`` (see the pillar reference).
 """
 
-import contextlib
-import fcntl
-import json
 import logging
 import os
 import socket
-import tempfile
 import time
 
+import salt.utils.yaml
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 log = logging.getLogger(__name__)
@@ -30,62 +27,59 @@ log = logging.getLogger(__name__)
 __virtualname__ = "haproxy_maint"
 
 PILLAR_KEY = "haproxy_maint"
-# The keys this module reads, with the defaults of salt/haproxy_maint/defaults.yaml
-# (tests/unit/modules/test_haproxy_maint.py checks that they agree).
-DEFAULTS = {
-    "env": "",
-    "haproxy": {
-        "runtime": {"socket": "/run/haproxy/admin.sock", "timeout": 5},
-        "config_file": "/etc/haproxy/haproxy.cfg",
-        "server_state_file": "/var/lib/haproxy/server-state",
-        "backends": {},
-    },
-    "sorry_server": {
-        "name": "localhost",
-        "host": "127.0.0.1",
-        "port": 8080,
-        "program": "http-server",
-    },
-    "supervisor": {"conf_file": "/etc/supervisor/supervisord.conf"},
-    "page": {"root": "/var/www"},
-    "maintenance": {
-        "state_file": "/var/lib/haproxy-maint/desired.json",
-        "drain_timeout": 60,
-    },
-}
-MODES = ("maint", "drain")
-REASON_MAX_LENGTH = 500
-ETA_MAX_LENGTH = 100
-DRAIN_TIMEOUT_MAX = 3600
+DEFAULTS_URL = "salt://haproxy_maint/defaults.yaml"
 SORRY_CHECK_TIMEOUT = 1.0
 SORRY_START_WAIT = 5.0
 SORRY_POLL_INTERVAL = 0.1
 # After a reload, how long reapply waits for a worker that runs the current config.
 RELOAD_WAIT = 10.0
 RELOAD_POLL_INTERVAL = 0.1
+# After a stop, how often the restored servers are looked at until they are UP.
+NOT_UP_POLL_INTERVAL = 0.25
 PAGE_STATUS_FILE = "maintenance.json"
+MASKED_VALUE = "** masked **"
+REQUEST_WAIT = 60
 
 
 def __virtual__():
+    if "haproxy_maint_contract.lb_config" not in __utils__:
+        return (False, "haproxy_maint needs _utils/ (saltutil.sync_all)")
     return __virtualname__
+
+
+def _contract(name):
+    return __utils__[f"haproxy_maint_contract.{name}"]
+
+
+def _files(name):
+    return __utils__[f"haproxy_maint_files.{name}"]
 
 
 # --- configuration and record ------------------------------------------------------------
 
 
-def _merge(base, override):
-    merged = dict(base)
-    for key, value in (override or {}).items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
+def _defaults():
+    """The state tree's defaults.yaml, the same file that map.jinja reads."""
+    text = __salt__["cp.get_file_str"](DEFAULTS_URL)
+    if not text:
+        raise CommandExecutionError(f"{DEFAULTS_URL} is not on the fileserver")
+    return salt.utils.yaml.safe_load(text)[PILLAR_KEY]
+
+
+def _config():
+    """Pillar ``haproxy_maint`` over the defaults, validated: what map.jinja renders from."""
+    if "haproxy_maint.config" not in __context__:
+        __context__["haproxy_maint.config"] = __utils__["haproxy_maint_contract.lb_config"](
+            _defaults(), __salt__["config.get"](PILLAR_KEY, {}) or {}
+        )
+    return __context__["haproxy_maint.config"]
 
 
 def config():
     """
-    Return the LB's maintenance configuration: pillar ``haproxy_maint`` over the defaults.
+    Return the LB's maintenance configuration: pillar ``haproxy_maint`` merged over the state
+    tree's ``defaults.yaml`` and validated, exactly as the state tree reads it. The TLS key
+    (``tls:pem``) is masked.
 
     CLI Example:
 
@@ -93,21 +87,21 @@ def config():
 
         salt lb1 haproxy_maint.config
     """
-    if "haproxy_maint.config" not in __context__:
-        __context__["haproxy_maint.config"] = _merge(
-            DEFAULTS, __salt__["config.get"](PILLAR_KEY, {}) or {}
-        )
-    return __context__["haproxy_maint.config"]
+    cfg = _config()
+    tls = dict(cfg["tls"])
+    if tls.get("pem"):
+        tls["pem"] = MASKED_VALUE
+    return {**cfg, "tls": tls}
 
 
 def _socket(cfg):
     return cfg["haproxy"]["runtime"]["socket"]
 
 
-def maintained_backends(cfg=None):
+def maintained_backends():
     """
     Return the backends that maintenance acts on by default: every backend of the LB's
-    pillar that has the sorry server as its ``backup``.
+    pillar that has the sorry server as its ``backup`` (``backend_defaults`` included).
 
     CLI Example:
 
@@ -115,16 +109,10 @@ def maintained_backends(cfg=None):
 
         salt lb1 haproxy_maint.maintained_backends
     """
-    cfg = cfg or config()
-    backends = cfg["haproxy"].get("backends") or {}
-    return sorted(
-        name
-        for name, backend in backends.items()
-        if (backend or {}).get("sorry", True) is not False
-    )
+    return __utils__["haproxy_maint_contract.maintained_backends"](_config())
 
 
-def read_record(cfg=None):
+def read_record():
     """
     Return the LB's record of desired maintenance (``{"active": False}`` when there is none).
 
@@ -134,47 +122,21 @@ def read_record(cfg=None):
 
         salt lb1 haproxy_maint.read_record
     """
-    cfg = cfg or config()
+    return _read_record(_config())
+
+
+def _read_record(cfg):
     path = cfg["maintenance"]["state_file"]
-    try:
-        with open(path, encoding="utf-8") as handle:
-            record = json.load(handle)
-    except FileNotFoundError:
+    record = _files("read_json")(path, default=None)
+    if record is None:
         return {"active": False, "backends": [], "changed": {}}
-    except (OSError, ValueError) as err:
-        raise CommandExecutionError(f"cannot read maintenance record {path}: {err}") from err
-    if not isinstance(record, dict):
-        raise CommandExecutionError(f"maintenance record {path} is not a JSON object")
     record.setdefault("backends", [])
     record.setdefault("changed", {})
     return record
 
 
-def _write_json(path, data, mode=0o644, durable=True):
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            if durable:
-                os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _write_record(cfg, record):
-    path = cfg["maintenance"]["state_file"]
-    try:
-        _write_json(path, record, mode=0o600)
-    except OSError as err:
-        raise CommandExecutionError(f"cannot write maintenance record {path}: {err}") from err
+    _files("write_json")(cfg["maintenance"]["state_file"], record, mode=0o600)
 
 
 def _write_page_status(cfg, record):
@@ -184,76 +146,33 @@ def _write_page_status(cfg, record):
         "active": bool(record.get("active")),
         "reason": record.get("reason") or "",
         "eta": record.get("eta") or "",
+        "eta_at": record.get("eta_at") or "",
     }
-    try:
-        # The page's text is rewritten by every start/stop; it need not survive a power cut.
-        _write_json(path, status, durable=False)
-    except OSError as err:
-        raise CommandExecutionError(f"cannot write page status {path}: {err}") from err
+    # The page's text is rewritten by every start/stop; it need not survive a power cut.
+    _files("write_json")(path, status, durable=False)
 
 
-@contextlib.contextmanager
 def _locked(cfg):
     """Serialise start/stop/reapply on this LB (each job runs in its own process)."""
-    path = cfg["maintenance"]["state_file"] + ".lock"
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "a", encoding="utf-8") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return _files("locked")(cfg["maintenance"]["state_file"] + ".lock")
 
 
 # --- validation --------------------------------------------------------------------------
 
 
-def _check_text(value, name, limit):
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise SaltInvocationError(f"{name} must be text, not {type(value).__name__}")
-    if len(value) > limit:
-        raise SaltInvocationError(f"{name} is longer than {limit} characters")
-    if any(ord(char) < 32 and char not in "\t" for char in value):
-        raise SaltInvocationError(f"{name} must not hold control characters or newlines")
-    return value
-
-
 def _check_backends(backends, cfg):
     """Absent means every maintained backend; anything else must be a non-empty list of
     backends that this LB's pillar declares with a sorry server."""
-    declared = maintained_backends(cfg)
-    if backends is None:
+    declared = __utils__["haproxy_maint_contract.maintained_backends"](cfg)
+    names = _contract("check_backends")(backends, (cfg["sorry_server"]["name"],))
+    if names is None:
         return declared
-    if not isinstance(backends, (list, tuple)):
-        raise SaltInvocationError(
-            f"backends must be a list of backend names, not {type(backends).__name__}"
-        )
-    if not backends:
-        raise SaltInvocationError("backends is an empty list; leave it out to mean every backend")
-    names = []
-    for name in backends:
-        __salt__["haproxy_runtime.validate_name"](name, "backend")
-        if name == cfg["sorry_server"]["name"]:
-            raise SaltInvocationError(f"{name!r} is the sorry server, not a backend")
+    for name in names:
         if name not in declared:
             raise SaltInvocationError(
                 f"unknown backend {name!r}: this LB maintains {', '.join(declared) or 'none'}"
             )
-        if name not in names:
-            names.append(name)
-    return sorted(names)
-
-
-def _check_drain_timeout(drain_timeout, cfg):
-    if drain_timeout is None:
-        drain_timeout = cfg["maintenance"]["drain_timeout"]
-    if isinstance(drain_timeout, bool) or not isinstance(drain_timeout, (int, float)):
-        raise SaltInvocationError("drain_timeout must be a number of seconds")
-    if not 0 <= drain_timeout <= DRAIN_TIMEOUT_MAX:
-        raise SaltInvocationError(f"drain_timeout must be between 0 and {DRAIN_TIMEOUT_MAX}")
-    return drain_timeout
+    return names
 
 
 def _superseded(record, stamp):
@@ -356,7 +275,10 @@ def start(
     drain_timeout=None,
     reason=None,
     eta=None,
+    eta_at=None,
+    bypass=None,
     stamp=None,
+    test=False,
     ensure_sorry=True,
 ):
     """
@@ -379,9 +301,19 @@ def start(
     reason, eta
         Text shown on the maintenance page (at most 500 and 100 characters).
 
+    eta_at
+        When maintenance should end, ISO 8601 with a zone (the page shows it in the
+        visitor's local time).
+
+    bypass
+        CIDRs whose requests still reach the app servers.
+
     stamp
         The request's time stamp (set by the master); a request older than the one recorded
         is skipped, so that start and stop arriving together end in the state of the last.
+
+    test
+        Return what would change (``changed``) and what would be left alone; change nothing.
 
     ensure_sorry
         Check that the sorry server answers first and, if not, start it with supervisord.
@@ -392,24 +324,32 @@ def start(
 
         salt lb1 haproxy_maint.start
         salt lb1 haproxy_maint.start backends='[app]' mode=drain drain_timeout=30 reason="Upgrade"
+        salt lb1 haproxy_maint.start test=True
     """
     began = time.monotonic()
-    cfg = config()
+    cfg = _config()
     backends = _check_backends(backends, cfg)
-    if mode not in MODES:
-        raise SaltInvocationError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    drain_timeout = _check_drain_timeout(drain_timeout, cfg)
-    reason = _check_text(reason, "reason", REASON_MAX_LENGTH)
-    eta = _check_text(eta, "eta", ETA_MAX_LENGTH)
+    mode = _contract("check_mode")(mode)
+    if drain_timeout is None:
+        drain_timeout = cfg["maintenance"]["drain_timeout"]
+    drain_timeout = _contract("check_drain_timeout")(drain_timeout)
+    reason = _contract("check_reason")(reason)
+    eta = _contract("check_eta")(eta)
+    eta_at = _contract("check_eta_at")(eta_at)
+    bypass = _contract("check_bypass")(bypass)
+    test = _contract("check_test")(test)
     if not backends:
         raise SaltInvocationError("this LB's pillar declares no backend with a sorry server")
     with _locked(cfg):
-        record = read_record(cfg)
+        record = _read_record(cfg)
         if _superseded(record, stamp):
             return _outcome(began, "superseded", record, "a newer request is recorded")
-        sorry = _ensure_sorry_server(cfg) if ensure_sorry else "not checked"
         live = __salt__["haproxy_runtime.server_status"](socket=_socket(cfg))
         changed, skipped = _plan_start(record, live, backends)
+        if test:
+            state = "would change" if changed else "already in maintenance"
+            return _outcome(began, state, record, "", changed=changed, skipped=skipped, test=True)
+        sorry = _ensure_sorry_server(cfg) if ensure_sorry else "not checked"
         was_active = record.get("active")
         record.update(
             active=True,
@@ -417,6 +357,8 @@ def start(
             mode=mode,
             reason=reason,
             eta=eta,
+            eta_at=eta_at,
+            bypass=bypass,
             stamp=str(stamp) if stamp else record.get("stamp"),
             updated=time.time(),
         )
@@ -437,9 +379,10 @@ def start(
     return result
 
 
-def stop(backends=None, stamp=None):
+def stop(backends=None, stamp=None, test=False, not_up_wait=None):
     """
-    End maintenance on this LB: the servers that ``start`` moved go back to READY.
+    End maintenance on this LB: the servers that ``start`` moved go back to READY, then the
+    call waits (bounded) for them to be UP and lists those that are not (``not_up``).
 
     Servers that were in MAINT or DRAIN before ``start`` stay as they were. Idempotent: a
     stop with no maintenance on changes nothing.
@@ -450,25 +393,36 @@ def stop(backends=None, stamp=None):
     stamp
         The request's time stamp (set by the master); see :py:func:`start`.
 
+    test
+        Return what would be restored; change nothing.
+
+    not_up_wait
+        Seconds to wait for the restored servers to be UP; default pillar
+        ``maintenance:not_up_wait``; 0 does not wait.
+
     CLI Example:
 
     .. code-block:: bash
 
         salt lb1 haproxy_maint.stop
+        salt lb1 haproxy_maint.stop test=True
     """
     began = time.monotonic()
-    cfg = config()
+    cfg = _config()
     if backends is not None:
         backends = _check_backends(backends, cfg)
+    test = _contract("check_test")(test)
+    if not_up_wait is None:
+        not_up_wait = cfg["maintenance"]["not_up_wait"]
     with _locked(cfg):
-        record = read_record(cfg)
+        record = _read_record(cfg)
         if _superseded(record, stamp):
             return _outcome(began, "superseded", record, "a newer request is recorded")
         if not record.get("active"):
-            if stamp:
+            if stamp and not test:
                 record["stamp"] = str(stamp)
                 _write_record(cfg, record)
-            return _outcome(began, "not in maintenance", record, "")
+            return _outcome(began, "not in maintenance", record, "", test=test)
         ending = list(record["backends"]) if backends is None else backends
         live = __salt__["haproxy_runtime.server_status"](socket=_socket(cfg))
         restored = {}
@@ -480,6 +434,9 @@ def stop(backends=None, stamp=None):
             ]
             if servers:
                 restored[backend] = servers
+        if test:
+            state = "would restore" if restored else "nothing to restore"
+            return _outcome(began, state, record, "", changed=restored, test=True)
         if restored:
             __salt__["haproxy_runtime.set_states"](_changes(restored, "ready"), socket=_socket(cfg))
         for backend in ending:
@@ -487,7 +444,7 @@ def stop(backends=None, stamp=None):
         record["backends"] = [name for name in record["backends"] if name not in ending]
         record["active"] = bool(record["backends"])
         if not record["active"]:
-            record.update(reason="", eta="", mode="")
+            record.update(reason="", eta="", eta_at="", mode="", bypass=[])
         if stamp:
             record["stamp"] = str(stamp)
         record["updated"] = time.time()
@@ -495,7 +452,27 @@ def stop(backends=None, stamp=None):
         _write_page_status(cfg, record)
         _save_state_file(cfg)
     state = "changed" if restored else "nothing to restore"
-    return _outcome(began, state, record, "", changed=restored)
+    result = _outcome(began, state, record, "", changed=restored)
+    result["not_up"] = _not_up(cfg, restored, not_up_wait)
+    return result
+
+
+def _not_up(cfg, restored, wait):
+    """The restored servers that are not UP after at most ``wait`` seconds."""
+    deadline = time.monotonic() + max(float(wait), 0)
+    while True:
+        if not restored:
+            return {}
+        live = __salt__["haproxy_runtime.server_status"](socket=_socket(cfg))
+        down = {}
+        for backend, servers in restored.items():
+            for server in servers:
+                status = str((live.get(backend, {}).get(server) or {}).get("status") or "")
+                if not status.startswith("UP"):
+                    down.setdefault(backend, []).append(server)
+        if not down or time.monotonic() >= deadline:
+            return down
+        time.sleep(NOT_UP_POLL_INTERVAL)
 
 
 def reapply():
@@ -511,11 +488,12 @@ def reapply():
 
         salt lb1 haproxy_maint.reapply
     """
-    record = read_record()
+    cfg = _config()
+    record = _read_record(cfg)
     if not record.get("active"):
         return {"state": "not in maintenance", "changed": {}, "active": False}
-    _wait_for_current_config(config())
-    maintained = set(maintained_backends())
+    _wait_for_current_config(cfg)
+    maintained = set(__utils__["haproxy_maint_contract.maintained_backends"](cfg))
     backends = [name for name in record["backends"] if name in maintained]
     if not backends:
         return {"state": "no recorded backend is declared any more", "changed": {}, "active": True}
@@ -524,6 +502,8 @@ def reapply():
         mode="maint",
         reason=record.get("reason"),
         eta=record.get("eta"),
+        eta_at=record.get("eta_at"),
+        bypass=record.get("bypass"),
         ensure_sorry=False,
     )
 
@@ -536,13 +516,14 @@ def _wait_for_current_config(cfg):
         changed_at = int(os.stat(cfg["haproxy"]["config_file"]).st_mtime)
     except OSError:
         return
+    unreachable = __utils__["haproxy_runtime_proto.errors"]().RuntimeUnreachable
     deadline = time.monotonic() + RELOAD_WAIT
     while True:
         try:
             started = __salt__["haproxy_runtime.show_info"](socket=_socket(cfg)).get(
                 "Start_time_sec"
             )
-        except CommandExecutionError:
+        except unreachable:
             started = None  # the socket is briefly gone while the new worker binds it
         if isinstance(started, int) and started >= changed_at:
             return
@@ -562,8 +543,8 @@ def would_change():
 
         salt lb1 haproxy_maint.would_change
     """
-    cfg = config()
-    record = read_record(cfg)
+    cfg = _config()
+    record = _read_record(cfg)
     if not record.get("active"):
         return {}
     live = __salt__["haproxy_runtime.server_status"](socket=_socket(cfg))
@@ -571,7 +552,7 @@ def would_change():
     return _plan_start(record, live, backends)[0]
 
 
-def _outcome(began, state, record, comment, changed=None, skipped=None, sorry=None):
+def _outcome(began, state, record, comment, changed=None, skipped=None, sorry=None, test=False):
     result = {
         "state": state,
         "active": bool(record.get("active")),
@@ -579,6 +560,8 @@ def _outcome(began, state, record, comment, changed=None, skipped=None, sorry=No
         "changed": changed or {},
         "duration_s": round(time.monotonic() - began, 4),
     }
+    if test:
+        result["test"] = True
     if skipped:
         result["left_alone"] = skipped
     if sorry is not None:
@@ -599,14 +582,16 @@ def status():
 
         salt lb1 haproxy_maint.status
     """
-    cfg = config()
-    record = read_record(cfg)
+    cfg = _config()
+    record = _read_record(cfg)
     result = {
         "env": cfg.get("env", ""),
         "maintenance": bool(record.get("active")),
         "backends_in_maintenance": record.get("backends", []),
         "reason": record.get("reason", ""),
         "eta": record.get("eta", ""),
+        "eta_at": record.get("eta_at", ""),
+        "bypass": record.get("bypass", []),
         "sorry_server": "up" if _sorry_answers(cfg) else "down",
         "backends": {},
     }
@@ -616,7 +601,7 @@ def status():
         result["haproxy"] = f"unreachable: {err}"
         return result
     result["haproxy"] = "up"
-    for backend in maintained_backends(cfg):
+    for backend in __utils__["haproxy_maint_contract.maintained_backends"](cfg):
         servers = live.get(backend)
         if servers is None:
             result["backends"][backend] = {"error": "not in the running HAProxy"}
@@ -631,3 +616,56 @@ def status():
             for server, info in servers.items()
         }
     return result
+
+
+# --- the operator's signed request ------------------------------------------------------
+
+
+def request(action, env=None, wait=REQUEST_WAIT, **fields):
+    """
+    Ask the master to start, stop or cancel maintenance, signed with this minion's own Salt
+    key, and wait for the outcome. Run it on an operator's minion that the environment's
+    ``allow`` list names. It travels as ``maint/start`` (``maint/stop``, ``maint/cancel``)
+    through the master's reactor like a plain event, but the master can prove who sent it.
+    The exit code is 0 when every LB did it, 1 when some LB did not, 2 when the master
+    refused the request, 3 when no answer came within ``wait``.
+
+    action
+        ``start``, ``stop`` or ``cancel``.
+
+    env
+        Environment.
+
+    wait
+        Seconds to wait for the master's answer (default 60).
+
+    fields
+        The request's other fields: ``backends``, ``mode``, ``drain_timeout``, ``reason``,
+        ``eta``, ``eta_at``, ``bypass``, ``at``, ``duration``, ``test`` (see the event
+        reference).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call haproxy_maint.request start env=prod reason="Database upgrade" eta='"22:00 UTC"'
+        salt-call haproxy_maint.request stop env=prod
+    """
+    tag = _contract("tag_for")(action)
+    fields = {key: value for key, value in fields.items() if not key.startswith("__")}
+    fields = {key: value for key, value in {"env": env, **fields}.items() if value is not None}
+    # The master checks everything again; checking here first saves a round trip and gives
+    # the YAML typing hints where the operator typed the command.
+    _contract("parse")(tag, fields)
+    key_path = os.path.join(__opts__["pki_dir"], "minion.pem")
+    envelope = __utils__["haproxy_maint_signing.sign"](tag, __opts__["id"], fields, key_path)
+    answer_tag = f"haproxy_maint/answer/{envelope['nonce']}"
+    with __utils__["haproxy_maint_events.minion_listener"](__opts__) as listener:
+        __salt__["event.send"](tag, data={**fields, "signature": envelope})
+        answer = __utils__["haproxy_maint_events.wait_for"](listener, answer_tag, float(wait))
+    if answer is None:
+        __context__["retcode"] = 3
+        return {"result": False, "state": "no answer", "why": f"no answer within {wait} s"}
+    answer = {key: value for key, value in answer.items() if not key.startswith("_")}
+    __context__["retcode"] = answer.get("retcode", 0 if answer.get("result") else 1)
+    return answer

@@ -1,436 +1,57 @@
 """
-Validate the ``haproxy_maint`` pillar of one LB.
+Check an LB's ``haproxy_maint`` pillar: the state tree's entry to the one reading of an LB's
+configuration (``_utils/haproxy_maint_contract.py``), which the LB module and the master's
+runner use too.
 
-The state tree's ``map.jinja`` merges ``pillar['haproxy_maint']`` over
-``defaults.yaml`` and hands the result to :py:func:`validate` before any state
-runs, so a missing, unknown or ill-typed key fails the render with a message
-that names the key (``haproxy_maint:haproxy:backends:app:servers:app1``), and no
-file on the LB changes.
+The state tree's ``map.jinja`` calls :py:func:`lb_config` before any state runs, so a missing,
+unknown or ill-typed key fails the render with a message that names the key
+(``haproxy_maint:haproxy:backends:app:servers:app1``), and no file on the LB changes.
 """
-
-import ipaddress
-import re
-
-from salt.exceptions import SaltInvocationError
-
-ROOT = "haproxy_maint"
-NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
-# What may follow a name on an haproxy.cfg line: words of safe characters, no newline.
-OPTION_RE = re.compile(r"^[A-Za-z0-9_.:/@,=+-]+( [A-Za-z0-9_.:/@,=+-]+)*$")
-DURATION_RE = re.compile(r"^[0-9]+(us|ms|s|m|h|d)?$")
-SIZE_RE = re.compile(r"^[0-9]+(KB|MB|GB)?$")
-MODE_RE = re.compile(r"^0?[0-7]{3}$")
-SALT_URL_RE = re.compile(r"^(salt|https?|file)://\S+$")
-MANAGERS = ("system", "supervisord")
-SIGNALS = ("TERM", "HUP", "INT", "QUIT", "KILL", "USR1", "USR2")
-BINDS = ("http", "https")
 
 __virtualname__ = "haproxy_pillar"
 
 
 def __virtual__():
+    if "haproxy_maint_contract.lb_config" not in __utils__:
+        return (False, "haproxy_pillar needs _utils/ (saltutil.sync_all)")
     return __virtualname__
 
 
-def _fail(path, problem):
-    raise SaltInvocationError(f"pillar key {path}: {problem}")
-
-
-def _text(path, value):
-    if not isinstance(value, str):
-        _fail(path, f"expected a string, got {type(value).__name__}")
-    if "\n" in value or "\r" in value:
-        _fail(path, "must be a single line")
-    return value
-
-
-def _pem(path, value):
-    if not isinstance(value, str):
-        _fail(path, f"expected PEM text, got {type(value).__name__}")
-    if value and "-----BEGIN " not in value:
-        _fail(path, "is not PEM text")
-    return value
-
-
-def _name(path, value):
-    if not isinstance(value, str) or not NAME_RE.match(value):
-        _fail(path, f"{value!r} is not a name matching {NAME_RE.pattern}")
-    return value
-
-
-def _env(path, value):
-    return value if value == "" else _name(path, value)
-
-
-def _words(path, value):
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if not OPTION_RE.match(_text(path, value)):
-        _fail(path, f"{value!r} is not a list of plain words")
-    return value
-
-
-def _bool(path, value):
-    if not isinstance(value, bool):
-        _fail(path, f"expected true or false, got {value!r}")
-    return value
-
-
-def _number(path, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        _fail(path, f"expected a positive number, got {value!r}")
-    return value
-
-
-def _count(path, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        _fail(path, f"expected a whole number >= 0, got {value!r}")
-    return value
-
-
-def _port(path, value):
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-        _fail(path, f"expected a port 1-65535, got {value!r}")
-    return value
-
-
-def _pattern(regex, what):
-    def check(path, value):
-        if not isinstance(value, (str, int)) or not regex.match(str(value)):
-            _fail(path, f"{value!r} is not {what}")
-        return value
-
-    return check
-
-
-def _one_of(choices):
-    def check(path, value):
-        if value not in choices:
-            _fail(path, f"{value!r} is not one of {', '.join(choices)}")
-        return value
-
-    return check
-
-
-def _abs_path(path, value):
-    if not _text(path, value).startswith("/") or " " in value:
-        _fail(path, f"{value!r} is not an absolute path without spaces")
-    return value
-
-
-def _command(path, value):
-    """A program: an absolute path, or a bare name looked up in PATH."""
-    if "/" in _text(path, value):
-        return _abs_path(path, value)
-    return _name(path, value)
-
-
-def _source(path, value):
-    if value and not SALT_URL_RE.match(_text(path, value)):
-        _fail(path, f"{value!r} is not a salt://, http(s):// or file:// URL")
-    return value
-
-
-def _host(path, value):
-    """An IPv4 address, a bracketed IPv6 address or a host name."""
-    if value.startswith("[") and value.endswith("]"):
-        try:
-            ipaddress.IPv6Address(value[1:-1])
-        except ValueError:
-            _fail(path, f"{value!r} is not an IPv6 address")
-        return value
-    if not HOSTNAME_RE.match(value):
-        _fail(path, f"{value!r} is not a host name or address")
-    return value
-
-
-def split_hostport(path, value):
+def lb_config(defaults, pillar):
     """
-    Split ``host:port`` (IPv6 in brackets) into ``(host, port)``.
+    Return the LB's configuration: ``pillar`` merged over ``defaults``, validated, every
+    backend completed with ``haproxy:backend_defaults``. Raises ``SaltInvocationError``
+    naming the first bad key.
 
-    path
-        The pillar key named in the error message.
+    defaults
+        The ``haproxy_maint`` mapping of the state tree's ``defaults.yaml``.
 
-    value
-        The ``host:port`` string.
+    pillar
+        The LB's ``haproxy_maint`` pillar.
 
     CLI Example:
 
     .. code-block:: bash
 
-        salt-call haproxy_pillar.split_hostport haproxy_maint:x 127.0.0.1:8080
+        salt lb1 haproxy_pillar.lb_config "$(salt-call --out=json cp.get_file_str ...)" \
+            "$(salt-call --out=json pillar.get haproxy_maint)"
     """
-    if not isinstance(value, str) or ":" not in value:
-        _fail(path, f"{value!r} is not host:port")
-    host, _, port = value.rpartition(":")
-    if not port.isdigit():
-        _fail(path, f"{value!r} has no numeric port")
-    _port(path, int(port))
-    return host, int(port)
-
-
-def _server(path, value):
-    host, _ = split_hostport(path, value)
-    _host(path, host)
-    return value
-
-
-def _bind(path, value):
-    """A listening address: host:port, ``*:port`` or ``:port``; "" disables it."""
-    if value == "":
-        return value
-    host, _ = split_hostport(path, value)
-    if host not in ("", "*"):
-        _host(path, host)
-    return value
-
-
-def is_loopback(host):
-    """
-    Tell whether ``host`` is an address in 127.0.0.0/8 or ``::1`` (bracketed or not).
-
-    host
-        The address, without port.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt-call haproxy_pillar.is_loopback 127.0.0.1
-    """
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def _loopback(path, value):
-    """The TCP runtime socket: anyone who reaches it can stop every server."""
-    if value == "":
-        return value
-    host, _ = split_hostport(path, value)
-    if not is_loopback(host):
-        _fail(path, f"{value!r}: a TCP runtime socket must bind 127.0.0.0/8 or ::1")
-    return value
-
-
-def _runtime_socket(path, value):
-    """The admin socket the states and haproxy_runtime use: a unix path or loopback host:port."""
-    if isinstance(value, str) and value.startswith("/"):
-        return _abs_path(path, value)
-    if value == "":
-        _fail(path, "must not be empty")
-    return _loopback(path, value)
-
-
-def _list_of(check):
-    def check_list(path, value):
-        if not isinstance(value, list):
-            _fail(path, f"expected a list, got {type(value).__name__}")
-        return [check(f"{path}:{index}", item) for index, item in enumerate(value)]
-
-    return check_list
-
-
-def _mapping_of(check, allow_empty=True):
-    def check_mapping(path, value):
-        if not isinstance(value, dict):
-            _fail(path, f"expected a mapping, got {type(value).__name__}")
-        if not value and not allow_empty:
-            _fail(path, "must not be empty")
-        return {
-            _name(f"{path}:{key}", key): check(f"{path}:{key}", item) for key, item in value.items()
-        }
-
-    return check_mapping
-
-
-def _dict(schema):
-    def check_dict(path, value):
-        if not isinstance(value, dict):
-            _fail(path, f"expected a mapping, got {type(value).__name__}")
-        for key in value:
-            if key not in schema:
-                _fail(f"{path}:{key}", "unknown key")
-        for key in schema:
-            if key not in value or value[key] is None:
-                _fail(f"{path}:{key}", "missing")
-        return {key: check(f"{path}:{key}", value[key]) for key, check in schema.items()}
-
-    return check_dict
-
-
-_duration = _pattern(DURATION_RE, "a duration such as 500ms, 10s or 1m")
-_BIND = _dict({"http": _bind, "https": _bind})
-_BACKEND = _dict(
-    {
-        "servers": _mapping_of(_server, allow_empty=False),
-        "sorry": _bool,
-        "balance": _name,
-        "bind": _BIND,
-    }
-)
-
-SCHEMA = _dict(
-    {
-        "env": _env,
-        "haproxy": _dict(
-            {
-                "package": _name,
-                "binary": _command,
-                "user": _name,
-                "group": _name,
-                "chroot": lambda path, value: value and _abs_path(path, value),
-                "config_file": _abs_path,
-                "errors_dir": _abs_path,
-                "server_state_file": _abs_path,
-                "maxconn": _count,
-                "log": _words,
-                "service": _dict({"manager": _one_of(MANAGERS), "name": _name, "program": _name}),
-                "runtime": _dict(
-                    {
-                        "socket": _runtime_socket,
-                        "mode": _pattern(MODE_RE, "an octal mode such as 600 or 660"),
-                        "timeout": _number,
-                        "tcp": _loopback,
-                    }
-                ),
-                "timeouts": _mapping_of(_duration),
-                "retries": _count,
-                "default_server": _mapping_of(_words),
-                "server_options": _words,
-                "backend_defaults": _dict({"sorry": _bool, "balance": _name, "bind": _BIND}),
-                "backends": _mapping_of(lambda path, value: value),
-            }
-        ),
-        "tls": _dict(
-            {
-                "pem": _pem,
-                "pem_source": _source,
-                "cert_file": _abs_path,
-                "self_signed": _dict(
-                    {
-                        "common_name": _name,
-                        "days_valid": _count,
-                        "days_remaining": _count,
-                        "key_size": _count,
-                    }
-                ),
-            }
-        ),
-        "page": _dict(
-            {
-                "root": _abs_path,
-                "source": _source,
-                "archive": lambda path, value: (
-                    value and _dict({"source": _source, "source_hash": _text})(path, value)
-                ),
-                "user": _name,
-                "group": _name,
-            }
-        ),
-        "sorry_server": _dict(
-            {
-                "name": _name,
-                "host": _host,
-                "port": _port,
-                "maxconn": _count,
-                "program": _name,
-                "npm_package": _name,
-                "version": _name,
-                "binary": _command,
-                "options": _words,
-                "user": _name,
-                "autostart": _bool,
-                "autorestart": _bool,
-                "stopsignal": _one_of(SIGNALS),
-                "log_file": _abs_path,
-                "log_maxbytes": _pattern(SIZE_RE, "a size such as 1MB"),
-                "log_backups": _count,
-            }
-        ),
-        "node": _dict({"packages": _list_of(_name)}),
-        "supervisor": _dict(
-            {
-                "package": _name,
-                "service": _name,
-                "manage_service": _bool,
-                "conf_file": _abs_path,
-                "programs_dir": _abs_path,
-            }
-        ),
-        "maintenance": _dict({"state_file": _abs_path, "drain_timeout": _number}),
-    }
-)
-
-
-def _merge_backend_defaults(haproxy):
-    """Every backend gets ``backend_defaults`` under its own keys (one level of bind)."""
-    defaults = haproxy["backend_defaults"]
-    backends = {}
-    for name, backend in haproxy["backends"].items():
-        if not isinstance(backend, dict):
-            _fail(f"{ROOT}:haproxy:backends:{name}", "expected a mapping")
-        merged = {**defaults, **backend}
-        merged["bind"] = {**defaults["bind"], **(backend.get("bind") or {})}
-        backends[name] = _BACKEND(f"{ROOT}:haproxy:backends:{name}", merged)
-    return backends
-
-
-def _binds_overlap(path, one, other):
-    """Same port, and the same host or a wildcard on either side."""
-    host, port = split_hostport(path, one)
-    other_host, other_port = split_hostport(path, other)
-    wildcards = ("", "*", "0.0.0.0", "[::]")
-    return port == other_port and (
-        host == other_host or host in wildcards or other_host in wildcards
-    )
-
-
-def _check_cross_keys(config):
-    """Rules between keys: unique binds, the sorry server's name free in every backend."""
-    sorry_name = config["sorry_server"]["name"]
-    seen = []
-    for name, backend in config["haproxy"]["backends"].items():
-        path = f"{ROOT}:haproxy:backends:{name}"
-        if backend["sorry"] and sorry_name in backend["servers"]:
-            _fail(f"{path}:servers:{sorry_name}", "is the sorry server's name")
-        if not any(backend["bind"].values()):
-            _fail(f"{path}:bind", "needs an http or https address")
-        for kind, address in backend["bind"].items():
-            if not address:
-                continue
-            key = f"{path}:bind:{kind}"
-            for other_key, other in seen:
-                if _binds_overlap(key, address, other):
-                    _fail(key, f"{address} overlaps {other} of {other_key}")
-            seen.append((key, address))
-    tls = config["tls"]
-    if tls["pem"] and tls["pem_source"]:
-        _fail(f"{ROOT}:tls:pem", "set pem or pem_source, not both")
+    return __utils__["haproxy_maint_contract.lb_config"](defaults, pillar)
 
 
 def validate(config):
     """
-    Check the merged ``haproxy_maint`` map of one LB and return it, completed.
-
-    Each backend gets ``haproxy:backend_defaults`` merged under its own keys.
-    Raises ``SaltInvocationError`` naming the first bad key, as
-    ``haproxy_maint:<path>``: missing or unknown keys, wrong types, names not
-    matching ``^[A-Za-z0-9_.:-]{1,64}$``, malformed ``host:port``, ports out of
-    range, relative paths, a TCP runtime socket off loopback, a bind used twice.
+    Check a merged ``haproxy_maint`` map (defaults with the pillar over them) and return it,
+    completed: each backend gets ``haproxy:backend_defaults`` under its own keys. Raises
+    ``SaltInvocationError`` naming the first bad key, as ``haproxy_maint:<path>``.
 
     config
-        The map: ``defaults.yaml`` with ``pillar['haproxy_maint']`` merged over it.
+        The map.
 
     CLI Example:
 
     .. code-block:: bash
 
-        salt-call haproxy_pillar.validate "$(salt-call --out=json pillar.get haproxy_maint)"
+        salt lb1 haproxy_pillar.validate "$(salt lb1 --out=json haproxy_maint.config)"
     """
-    result = SCHEMA(ROOT, config)
-    result["haproxy"]["backends"] = _merge_backend_defaults(result["haproxy"])
-    _check_cross_keys(result)
-    return result
+    return __utils__["haproxy_maint_contract.validate"](config)

@@ -1,30 +1,29 @@
 """
-Client for HAProxy's runtime API (the ``stats socket``).
+Client for HAProxy's runtime API (the ``stats socket``), for operators and for
+``haproxy_maint``.
 
-This module is the only code of the project that opens a runtime socket. It sends commands,
-many per connection when asked, maps every answer back to its command, turns HAProxy's error
-answers into :py:exc:`CommandExecutionError`, and parses ``show info``, ``show stat`` and
-``show servers state`` into typed dicts, so that callers never split strings.
+This module is the only code of the project that opens a runtime socket. The wire protocol
+and the parsers live in ``_utils/haproxy_runtime_proto.py``, the name rule in
+``_utils/haproxy_maint_contract.py``; here are the
+commands an operator runs: queries (``show info``, ``show stat``, ``show servers state``,
+joined as :py:func:`server_status`), changes (server states in one batch, weights, session
+shutdown), :py:func:`wait_drained` and :py:func:`save_servers_state`.
 
 The socket is a unix socket path (``/run/haproxy/admin.sock``) or a TCP ``host:port``
 (``127.0.0.1:9999``). When a function is given no ``socket``, it uses the
 ``haproxy_maint:haproxy:runtime:socket`` value of the minion config or pillar.
 
-Names are checked before anything is sent: HAProxy treats ``;`` and newlines as command
-separators, so a backend or server name may only hold letters, digits, ``-``, ``_``, ``.``
-and ``:``.
+Errors are ``CommandExecutionError`` subclasses from ``haproxy_runtime_proto.errors()``:
+``RuntimeUnreachable``, ``RuntimeAccessDenied``, ``RuntimeRefused``, ``RuntimeProtocolError``.
+Bad arguments (a name with ``;`` or a newline, an unknown state) raise
+``SaltInvocationError`` before anything is sent.
 """
 
-import csv
 import logging
 import os
-import re
-import selectors
-import socket as socketlib
-import tempfile
 import time
 
-from salt.exceptions import CommandExecutionError, SaltInvocationError
+from salt.exceptions import SaltInvocationError
 
 log = logging.getLogger(__name__)
 
@@ -37,95 +36,21 @@ DEFAULT_DRAIN_POLL_INTERVAL = 0.25
 SOCKET_CONFIG_KEY = "haproxy_maint:haproxy:runtime:socket"
 TIMEOUT_CONFIG_KEY = "haproxy_maint:haproxy:runtime:timeout"
 STATE_FILE_CONFIG_KEY = "haproxy_maint:haproxy:server_state_file"
-
-NAME_MAX_LENGTH = 100
-NAME_PATTERN = re.compile(r"[A-Za-z0-9_.:-]+")
-SERVER_STATES = ("ready", "drain", "maint")
-# In interactive ("prompt") mode HAProxy ends every answer with a newline and a "> " prompt,
-# which is what lets one connection carry many commands and still tell the answers apart.
-PROMPT = "\n> "
-READ_CHUNK = 65536
-# srv_admin_state bits of `show servers state` (HAProxy's SRV_ADMF_* flags).
-ADMIN_FLAGS = {
-    0x01: "FMAINT",
-    0x02: "IMAINT",
-    0x04: "CMAINT",
-    0x08: "FDRAIN",
-    0x10: "IDRAIN",
-    0x20: "RMAINT",
-    0x40: "HMAINT",
-}
-MAINT_FLAGS = 0x01 | 0x02 | 0x04 | 0x20 | 0x40
-DRAIN_FLAGS = 0x08 | 0x10
-OP_STATES = {0: "stopped", 1: "starting", 2: "running", 3: "stopping"}
-# `show stat` type column.
-STAT_TYPES = {0: "frontend", 1: "backend", 2: "server", 3: "listener"}
-# Error answers that HAProxy gives to commands that otherwise answer nothing or data.
-ERROR_PREFIXES = (
-    "No such",
-    "Unknown command",
-    "Permission denied",
-    "Require ",
-    "Invalid ",
-    "Missing ",
-    "Can't ",
-    "Cannot ",
-    "Unexpected ",
-    "unknown ",
-)
+PROTO = "haproxy_runtime_proto"
 
 
 def __virtual__():
+    if f"{PROTO}.exchange" not in __utils__ or "haproxy_maint_contract.check_name" not in __utils__:
+        return (False, "haproxy_runtime needs this project's _utils/ (saltutil.sync_all)")
     return __virtualname__
 
 
-# --- validation -------------------------------------------------------------------------
+def _proto(function):
+    return __utils__[f"{PROTO}.{function}"]
 
 
-def validate_name(name, kind="name"):
-    """
-    Return ``name`` if it is a valid HAProxy proxy or server name, else raise
-    :py:exc:`SaltInvocationError`.
-
-    name
-        The backend or server name to check.
-
-    kind
-        What the name is, for the error message (``backend``, ``server``).
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt lb1 haproxy_runtime.validate_name app backend
-    """
-    if not isinstance(name, str):
-        raise SaltInvocationError(f"{kind} name must be a string, not {type(name).__name__}")
-    if not name or len(name) > NAME_MAX_LENGTH or not NAME_PATTERN.fullmatch(name):
-        raise SaltInvocationError(
-            f"invalid {kind} name {name!r}: use 1 to {NAME_MAX_LENGTH} letters, digits, "
-            "'-', '_', '.' or ':'"
-        )
-    return name
-
-
-def _validate_state(state):
-    if state not in SERVER_STATES:
-        raise SaltInvocationError(
-            f"invalid server state {state!r}: use one of {', '.join(SERVER_STATES)}"
-        )
-    return state
-
-
-def _validate_command(command):
-    if not isinstance(command, str) or not command.strip():
-        raise SaltInvocationError(f"invalid runtime command {command!r}")
-    if any(char in command for char in ";\r\n"):
-        raise SaltInvocationError(
-            f"runtime command {command!r} holds ';' or a newline, which HAProxy would run "
-            "as several commands; send them as separate items"
-        )
-    return command
+def _name(name, kind):
+    return __utils__["haproxy_maint_contract.check_name"](name, kind)
 
 
 def _server_list(servers):
@@ -133,10 +58,7 @@ def _server_list(servers):
         servers = [item for item in servers.split(",") if item]
     if not isinstance(servers, (list, tuple)):
         raise SaltInvocationError("servers must be a list of server names")
-    return [validate_name(server, "server") for server in servers]
-
-
-# --- transport --------------------------------------------------------------------------
+    return [_name(server, "server") for server in servers]
 
 
 def _config_value(key, default):
@@ -161,123 +83,9 @@ def _resolve_timeout(timeout):
     return value
 
 
-def parse_socket(socket):
-    """
-    Split a runtime socket address into ``(family, address)``.
-
-    socket
-        A unix socket path (absolute) or ``host:port``; ``unix@`` and ``ipv4@``/``ipv6@``
-        prefixes, as in haproxy.cfg, are accepted.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt lb1 haproxy_runtime.parse_socket 127.0.0.1:9999
-    """
-    if not isinstance(socket, str) or not socket or any(c in socket for c in "\r\n\0"):
-        raise SaltInvocationError(f"invalid runtime socket {socket!r}")
-    for prefix in ("unix@", "ipv4@", "ipv6@"):
-        if socket.startswith(prefix):
-            socket = socket[len(prefix) :]
-    if socket.startswith("/"):
-        return socketlib.AF_UNIX, socket
-    host, sep, port = socket.rpartition(":")
-    host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise SaltInvocationError(
-            f"invalid runtime socket {socket!r}: use an absolute unix socket path or host:port"
-        )
-    family = socketlib.AF_INET6 if ":" in host else socketlib.AF_INET
-    return family, (host, int(port))
-
-
-def _connect(target, timeout):
-    family, address = parse_socket(target)
-    sock = socketlib.socket(family, socketlib.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        sock.connect(address)
-    except FileNotFoundError as err:
-        sock.close()
-        raise CommandExecutionError(
-            f"HAProxy runtime socket {target} does not exist (is haproxy running?)"
-        ) from err
-    except PermissionError as err:
-        sock.close()
-        raise CommandExecutionError(
-            f"permission denied on HAProxy runtime socket {target}"
-        ) from err
-    except TimeoutError as err:
-        sock.close()
-        raise CommandExecutionError(
-            f"timed out connecting to HAProxy runtime socket {target}"
-        ) from err
-    except OSError as err:
-        sock.close()
-        raise CommandExecutionError(
-            f"cannot connect to HAProxy runtime socket {target}: {err.strerror or err}"
-        ) from err
-    return sock
-
-
-def _exchange(target, commands, timeout):
-    """Send ``commands`` over one connection in prompt mode; return the raw reply text."""
-    payload = ("prompt\n" + "".join(f"{command}\n" for command in commands) + "quit\n").encode()
-    sock = _connect(target, timeout)
-    sock.setblocking(False)
-    received = []
-    sent = 0
-    selector = selectors.DefaultSelector()
-    # Write and read together: a big batch must not fill both socket buffers and stall.
-    selector.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
-    try:
-        while sent < len(payload):
-            events = selector.select(timeout)
-            if not events:
-                raise CommandExecutionError(
-                    f"timed out after {timeout}s waiting for HAProxy runtime socket {target}"
-                )
-            _key, mask = events[0]
-            if mask & selectors.EVENT_WRITE:
-                sent += sock.send(payload[sent:])
-            if mask & selectors.EVENT_READ:
-                chunk = sock.recv(READ_CHUNK)
-                if not chunk:
-                    return _decode(received)  # closed early; the caller counts the answers
-                received.append(chunk)
-        # All sent: plain blocking reads until HAProxy closes after "quit".
-        sock.settimeout(timeout)
-        while chunk := sock.recv(READ_CHUNK):
-            received.append(chunk)
-    except TimeoutError as err:
-        raise CommandExecutionError(
-            f"timed out after {timeout}s waiting for HAProxy runtime socket {target}"
-        ) from err
-    except OSError as err:
-        raise CommandExecutionError(
-            f"HAProxy runtime socket {target} failed: {err.strerror or err}"
-        ) from err
-    finally:
-        selector.close()
-        sock.close()
-    return _decode(received)
-
-
-def _decode(chunks):
-    return b"".join(chunks).decode("utf-8", errors="replace")
-
-
-def _split_answers(text, commands, target):
-    # The reply is: "\n> " after "prompt", then each answer followed by "\n> ".
-    parts = text.split(PROMPT)
-    answers = parts[1 : 1 + len(commands)]
-    if len(answers) < len(commands) or len(parts) < len(commands) + 2:
-        raise CommandExecutionError(
-            f"HAProxy runtime socket {target} closed the connection after "
-            f"{max(len(parts) - 2, 0)} of {len(commands)} answers"
-        )
-    return [answer[:-1] if answer.endswith("\n") else answer for answer in answers]
+def _batch(commands, socket, timeout):
+    """Send commands already checked or built from checked names; answers in order."""
+    return _proto("exchange")(_resolve_socket(socket), commands, _resolve_timeout(timeout))
 
 
 def batch(commands, socket=None, timeout=None):
@@ -306,169 +114,16 @@ def batch(commands, socket=None, timeout=None):
         commands = [commands]
     if not isinstance(commands, (list, tuple)) or not commands:
         raise SaltInvocationError("commands must be a non-empty list of runtime commands")
-    return _batch([_validate_command(command) for command in commands], socket, timeout)
+    return _batch([_proto("check_command")(command) for command in commands], socket, timeout)
 
 
-def _batch(commands, socket, timeout):
-    """:py:func:`batch` for commands built here from validated names."""
-    target = _resolve_socket(socket)
-    timeout = _resolve_timeout(timeout)
-    text = _exchange(target, commands, timeout)
-    return _split_answers(text, commands, target)
-
-
-def _is_error(answer):
-    first = answer.strip().splitlines()[0] if answer.strip() else ""
-    return first.startswith(ERROR_PREFIXES)
-
-
-def _run_checked(commands, socket, timeout, what):
+def _run_checked(commands, socket, timeout, labels):
     """Run commands that answer nothing on success; raise naming each one that failed."""
-    answers = _batch(commands, socket, timeout)
-    failures = [
-        f"{label}: {answer.strip().splitlines()[0]}"
-        for label, answer in zip(what, answers)
-        if answer.strip()
-    ]
-    if failures:
-        done = len(commands) - len(failures)
-        raise CommandExecutionError(
-            f"HAProxy refused {len(failures)} of {len(commands)} commands "
-            f"({done} applied): {'; '.join(failures)}"
-        )
-    return answers
+    return _proto("check_silent")(labels, _batch(commands, socket, timeout))
 
 
 def _run_query(command, socket, timeout):
-    answer = batch([command], socket=socket, timeout=timeout)[0]
-    if _is_error(answer):
-        raise CommandExecutionError(f"HAProxy refused {command!r}: {answer.strip()}")
-    return answer
-
-
-# --- parsers ----------------------------------------------------------------------------
-
-
-def _typed(value):
-    if value == "":
-        return None
-    if value.lstrip("-").isdigit():
-        return int(value)
-    return value
-
-
-def parse_info(text):
-    """
-    Parse the answer of ``show info`` into a dict, numbers as ints.
-
-    text
-        The raw answer.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt lb1 haproxy_runtime.parse_info "$(echo 'show info' | socat - /run/haproxy/admin.sock)"
-    """
-    info = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition(":")
-        if sep:
-            info[key.strip()] = _typed(value.strip())
-    return info
-
-
-def parse_stat(text):
-    """
-    Parse the CSV answer of ``show stat`` into a list of dicts.
-
-    Numbers become ints, empty fields ``None``; ``type`` is also given by name as
-    ``type_name`` and the ``bck`` column as a boolean ``backup``.
-
-    text
-        The raw answer, starting with the ``# pxname,svname,...`` header.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt lb1 haproxy_runtime.parse_stat "$(echo 'show stat' | socat - /run/haproxy/admin.sock)"
-    """
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines or not lines[0].startswith("# "):
-        raise CommandExecutionError(f"unexpected 'show stat' answer: {text[:200]!r}")
-    header = lines[0][2:].rstrip(",").split(",")
-    rows = []
-    for values in csv.reader(lines[1:]):
-        row = {key: _typed(value) for key, value in zip(header, values)}
-        row["type_name"] = STAT_TYPES.get(row.get("type"), "unknown")
-        row["backup"] = row.get("bck") == 1
-        rows.append(row)
-    return rows
-
-
-def admin_state_name(admin_state):
-    """
-    Name a ``srv_admin_state`` bit field: ``maint``, ``drain`` or ``ready``.
-
-    admin_state
-        The integer from ``show servers state``.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt lb1 haproxy_runtime.admin_state_name 1
-    """
-    if admin_state & MAINT_FLAGS:
-        return "maint"
-    if admin_state & DRAIN_FLAGS:
-        return "drain"
-    return "ready"
-
-
-def parse_servers_state(text):
-    """
-    Parse the answer of ``show servers state`` (format version 1) into a list of dicts.
-
-    Each dict has the file's columns (without the ``srv_`` prefix where it has one, e.g.
-    ``name``, ``admin_state``, ``op_state``), plus ``backend``, ``admin`` (``ready``,
-    ``drain`` or ``maint``), ``admin_flags`` (names of the set bits) and ``op`` (state name).
-
-    text
-        The raw answer: a version line, a ``#`` header, one line per server.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt lb1 haproxy_runtime.parse_servers_state "$(echo 'show servers state' | socat - /run/haproxy/admin.sock)"
-    """
-    lines = text.splitlines()
-    if not lines or lines[0].strip() != "1":
-        raise CommandExecutionError(
-            f"unexpected 'show servers state' answer (want format version 1): {text[:200]!r}"
-        )
-    header = None
-    servers = []
-    for line in lines[1:]:
-        if line.startswith("#"):
-            header = [
-                column[4:] if column.startswith("srv_") else column for column in line[1:].split()
-            ]
-            continue
-        if not line.strip():
-            continue
-        if header is None:
-            raise CommandExecutionError("'show servers state' answer has no header line")
-        entry = {key: _typed(value) for key, value in zip(header, line.split())}
-        entry["backend"] = entry.get("be_name")
-        admin_state = entry.get("admin_state") or 0
-        entry["admin"] = admin_state_name(admin_state)
-        entry["admin_flags"] = [name for bit, name in ADMIN_FLAGS.items() if admin_state & bit]
-        entry["op"] = OP_STATES.get(entry.get("op_state"), "unknown")
-        servers.append(entry)
-    return servers
+    return _proto("check_answer")(command, _batch([command], socket, timeout)[0])
 
 
 # --- queries ----------------------------------------------------------------------------
@@ -490,7 +145,7 @@ def show_info(socket=None, timeout=None):
 
         salt lb1 haproxy_runtime.show_info
     """
-    return parse_info(_run_query("show info", socket, timeout))
+    return _proto("parse_info")(_run_query("show info", socket, timeout))
 
 
 def show_stat(backend=None, server=None, socket=None, timeout=None):
@@ -516,16 +171,16 @@ def show_stat(backend=None, server=None, socket=None, timeout=None):
         salt lb1 haproxy_runtime.show_stat backend=app
     """
     if backend is not None:
-        validate_name(backend, "backend")
+        _name(backend, "backend")
     if server is not None:
-        validate_name(server, "server")
-    rows = parse_stat(_run_query("show stat", socket, timeout))
+        _name(server, "server")
+    rows = _proto("parse_stat")(_run_query("show stat", socket, timeout))
     return _filter_rows(rows, backend, server, "pxname", "svname")
 
 
 def show_servers_state(backend=None, socket=None, timeout=None):
     """
-    Return ``show servers state`` as a list of dicts (see :py:func:`parse_servers_state`).
+    Return ``show servers state`` as a list of dicts (the file's columns, plus ``backend``, ``admin``, ``admin_flags`` and ``op``).
 
     backend
         Only this backend's servers; raises if it does not exist.
@@ -544,22 +199,22 @@ def show_servers_state(backend=None, socket=None, timeout=None):
     """
     command = "show servers state"
     if backend is not None:
-        command += f" {validate_name(backend, 'backend')}"
-    answer = batch([command], socket=socket, timeout=timeout)[0]
-    if _is_error(answer) or answer.startswith("Can't find backend"):
-        raise CommandExecutionError(f"HAProxy refused {command!r}: {answer.strip()}")
-    return parse_servers_state(answer)
+        command += f" {_name(backend, 'backend')}"
+    answer = _run_query(command, socket, timeout)
+    if answer.startswith("Can't find backend"):
+        raise _proto("errors")().RuntimeRefused(f"HAProxy refused {command!r}: {answer.strip()}")
+    return _proto("parse_servers_state")(answer)
 
 
 def _filter_rows(rows, backend, server, backend_key, server_key):
     if backend is not None:
         rows = [row for row in rows if row.get(backend_key) == backend]
         if not rows:
-            raise CommandExecutionError(f"No such backend: {backend}")
+            raise _proto("errors")().RuntimeRefused(f"No such backend: {backend}")
     if server is not None:
         rows = [row for row in rows if row.get(server_key) == server]
         if not rows:
-            raise CommandExecutionError(f"No such server: {backend or '*'}/{server}")
+            raise _proto("errors")().RuntimeRefused(f"No such server: {backend or '*'}/{server}")
     return rows
 
 
@@ -589,37 +244,14 @@ def server_status(backend=None, socket=None, timeout=None):
         salt lb1 haproxy_runtime.server_status backend=app
     """
     if backend is not None:
-        validate_name(backend, "backend")
-    stat_answer, state_answer = batch(
-        ["show stat", "show servers state"], socket=socket, timeout=timeout
-    )
-    for command, answer in (("show stat", stat_answer), ("show servers state", state_answer)):
-        if _is_error(answer):
-            raise CommandExecutionError(f"HAProxy refused {command!r}: {answer.strip()}")
-    states = {
-        (entry["backend"], entry["name"]): entry for entry in parse_servers_state(state_answer)
-    }
-    result = {}
-    for row in parse_stat(stat_answer):
-        if row["type_name"] != "server":
-            if row["type_name"] == "backend":
-                result.setdefault(row["pxname"], {})
-            continue
-        state = states.get((row["pxname"], row["svname"]), {})
-        result.setdefault(row["pxname"], {})[row["svname"]] = {
-            "admin": state.get("admin", "ready"),
-            "admin_flags": state.get("admin_flags", []),
-            "op": state.get("op"),
-            "status": row.get("status"),
-            "check_status": row.get("check_status"),
-            "backup": row["backup"],
-            "sessions": row.get("scur") or 0,
-            "address": row.get("addr"),
-            "weight": row.get("weight"),
-        }
+        _name(backend, "backend")
+    stat_answer, state_answer = _batch(["show stat", "show servers state"], socket, timeout)
+    _proto("check_answer")("show stat", stat_answer)
+    _proto("check_answer")("show servers state", state_answer)
+    result = _proto("server_table")(stat_answer, state_answer)
     if backend is not None:
         if backend not in result:
-            raise CommandExecutionError(f"No such backend: {backend}")
+            raise _proto("errors")().RuntimeRefused(f"No such backend: {backend}")
         return {backend: result[backend]}
     return result
 
@@ -682,9 +314,9 @@ def set_states(changes, socket=None, timeout=None):
     for change in changes:
         if not isinstance(change, dict):
             raise SaltInvocationError(f"invalid change {change!r}: want {{backend, server, state}}")
-        backend = validate_name(change.get("backend"), "backend")
-        server = validate_name(change.get("server"), "server")
-        state = _validate_state(change.get("state"))
+        backend = _name(change.get("backend"), "backend")
+        server = _name(change.get("server"), "server")
+        state = _proto("check_state")(change.get("state"))
         commands.append(f"set server {backend}/{server} state {state}")
         labels.append(f"{backend}/{server}")
     if not commands:
@@ -754,8 +386,8 @@ def set_servers_state(
         salt lb1 haproxy_runtime.set_servers_state app maint
         salt lb1 haproxy_runtime.set_servers_state app ready servers='[app1, app2]'
     """
-    validate_name(backend, "backend")
-    _validate_state(state)
+    _name(backend, "backend")
+    _proto("check_state")(state)
     known = servers_of(backend, include_backup=True, socket=socket, timeout=timeout)
     if servers is None:
         names = [name for name, backup in known.items() if include_backup or not backup]
@@ -763,7 +395,7 @@ def set_servers_state(
         names = _server_list(servers)
         unknown = [name for name in names if name not in known]
         if unknown:
-            raise CommandExecutionError(
+            raise _proto("errors")().RuntimeRefused(
                 f"No such server in backend {backend}: {', '.join(unknown)}"
             )
     changes = [{"backend": backend, "server": name, "state": state} for name in names]
@@ -826,8 +458,8 @@ def set_weight(backend, server, weight, socket=None, timeout=None):
 
         salt lb1 haproxy_runtime.set_weight app app1 50
     """
-    validate_name(backend, "backend")
-    validate_name(server, "server")
+    _name(backend, "backend")
+    _name(server, "server")
     text = str(weight)
     number = text[:-1] if text.endswith("%") else text
     if isinstance(weight, bool) or not number.isdigit() or int(number) > 256:
@@ -860,8 +492,8 @@ def shutdown_sessions(backend, server, socket=None, timeout=None):
 
         salt lb1 haproxy_runtime.shutdown_sessions app app1
     """
-    validate_name(backend, "backend")
-    validate_name(server, "server")
+    _name(backend, "backend")
+    _name(server, "server")
     _run_checked(
         [f"shutdown sessions server {backend}/{server}"], socket, timeout, [f"{backend}/{server}"]
     )
@@ -903,7 +535,7 @@ def wait_drained(backend, servers=None, drain_timeout=60, interval=None, socket=
     if not backends:
         raise SaltInvocationError("backend must be a backend name or a list of them")
     for name in backends:
-        validate_name(name, "backend")
+        _name(name, "backend")
     wanted = None if servers is None else set(_server_list(servers))
     if wanted is not None and len(backends) != 1:
         raise SaltInvocationError("servers can only be given with one backend")
@@ -919,7 +551,7 @@ def wait_drained(backend, servers=None, drain_timeout=60, interval=None, socket=
         sessions = {}
         for name in backends:
             if name not in current:
-                raise CommandExecutionError(f"No such backend: {name}")
+                raise _proto("errors")().RuntimeRefused(f"No such backend: {name}")
             for server, info in current[name].items():
                 if info["backup"] or (wanted is not None and server not in wanted):
                     continue
@@ -959,24 +591,9 @@ def save_servers_state(path=None, socket=None, timeout=None):
     path = path or _config_value(STATE_FILE_CONFIG_KEY, DEFAULT_SERVER_STATE_FILE)
     if not isinstance(path, str) or not os.path.isabs(path):
         raise SaltInvocationError(f"server state file must be an absolute path, not {path!r}")
-    answer = batch(["show servers state"], socket=socket, timeout=timeout)[0]
-    servers_state = parse_servers_state(answer)
+    answer = _run_query("show servers state", socket, timeout)
+    servers_state = _proto("parse_servers_state")(answer)
+    # The file's first line is the format version and a newline, as HAProxy expects.
     text = answer if answer.endswith("\n") else answer + "\n"
-    directory = os.path.dirname(path)
-    try:
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".server-state.", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o640)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-    except OSError as err:
-        raise CommandExecutionError(f"cannot write server state file {path}: {err}") from err
+    __utils__["haproxy_maint_files.write_text"](path, text, mode=0o640)
     return {"path": path, "servers": len(servers_state)}

@@ -1,82 +1,86 @@
 """
-Cluster maintenance, on the master: validate a request, fan it out to every LB of an
-environment, and report.
+Cluster maintenance, on the master: check who asks and what, fan the request out to every LB
+of an environment, record it, report.
 
-The reactor hands every ``maint/start``, ``maint/stop`` and minion start event to
-:py:func:`handle_event`. It checks the sender (the minion id that Salt authenticated, never a
-field of the data) against the environment's allow-list, checks every field, and then calls
+The reactor hands ``maint/start``, ``maint/stop``, ``maint/cancel`` and minion start events
+to :py:func:`handle_event`. It proves the sender (a signature by the sender minion's accepted
+key in a ``signed`` environment; the event's ``id`` in a ``minion-id`` one), checks it against
+the environment's allow-list and every field against the request contract
+(``_utils/haproxy_maint_contract.py``), records the environment's desired state, and calls
 ``haproxy_maint.start`` or ``.stop`` on the environment's LBs in one publish. The answer is a
-``maint/result`` event (per-LB outcome, duration) or a ``maint/rejected`` event (why, sender).
+``maint/result`` event (per-LB outcome, duration; for a stop, servers not UP) or a
+``maint/rejected`` event (why, sender). A rejected request changes nothing.
 
-The master keeps the desired state of each environment, so an LB that was down comes back to
-it when its minion starts. Requests for one environment are serialised by a lock, and one
-older than the recorded one is skipped, so every LB ends in the state of the last request.
+Operators at the master call :py:func:`start`, :py:func:`stop`, :py:func:`cancel` and
+:py:func:`status`; every function returns data, and ``salt-run`` exits non-zero (``retcode``)
+when a request was rejected (2) or did not complete on every LB (1).
 
-Master configuration (``/etc/salt/master.d/haproxy_maint.conf``):
+The desired state of each environment lives in Salt's cache (the master's ``cache:``
+setting), ordered by the master's receive stamp, so an LB that was down catches up when its
+minion starts, and a scheduled window (``at``, ``duration``) is applied by
+:py:func:`run_windows`, which the master's scheduler calls.
 
-.. code-block:: yaml
-
-    haproxy_maint:
-      default_env: prod
-      timeout: 10
-      environments:
-        prod:
-          allow: ['ops-*', 'ci-runner']
-          target: 'I@haproxy_maint:env:prod'
-          tgt_type: compound
+Master configuration: ``docs/examples/master.d-haproxy_maint.conf``.
 """
 
-import contextlib
 import datetime
-import fcntl
 import fnmatch
-import json
 import logging
 import os
 import re
-import tempfile
 import time
 
 import salt.cache
 import salt.client
+import salt.fileclient
 import salt.utils.event
 import salt.utils.minions
-from salt.exceptions import SaltInvocationError
+import salt.utils.yaml
+from salt.exceptions import CommandExecutionError, SaltCacheError, SaltInvocationError
 
 log = logging.getLogger(__name__)
 
 __virtualname__ = "haproxy_maint"
 
 CONFIG_KEY = "haproxy_maint"
-START_TAG = "maint/start"
-STOP_TAG = "maint/stop"
-RESULT_TAG = "maint/result"
-REJECTED_TAG = "maint/rejected"
 MINION_START_TAG = re.compile(r"salt/minion/([^/]+)/start")
+ANSWER_TAG = "haproxy_maint/answer/{nonce}"
 STAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
 DEFAULT_TIMEOUT = 10
 DEFAULT_GATHER_JOB_TIMEOUT = 2
+DEFAULT_NOT_UP_WAIT = 30
 DEFAULT_TARGET = "I@haproxy_maint:env:{env}"
-ENV_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-NAME_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
-MAX_BACKENDS = 200
-REASON_MAX_LENGTH = 500
-ETA_MAX_LENGTH = 100
-DRAIN_TIMEOUT_MAX = 3600
-SORRY_SERVER_NAME = "localhost"
-FIELDS = {
-    START_TAG: ("env", "backends", "mode", "drain_timeout", "reason", "eta"),
-    STOP_TAG: ("env", "backends"),
-}
-ACTIONS = {START_TAG: "start", STOP_TAG: "stop"}
+DEFAULT_TRUST = "signed"
+DEFAULT_SIGNATURE_WINDOW = 60
+TRUST_LEVELS = ("signed", "minion-id")
+DEFAULTS_URL = "salt://haproxy_maint/defaults.yaml"
+DESIRED_BANK = "haproxy_maint/desired"
+NONCE_FILE = "nonces.json"
+RETCODE_OK = 0
+RETCODE_INCOMPLETE = 1
+RETCODE_REJECTED = 2
+OPERATOR_TAGS = ("maint/start", "maint/stop", "maint/cancel")
 
 
-class Rejected(SaltInvocationError):
+class Rejected(Exception):
     """A request that must change nothing; its message says why."""
 
 
 def __virtual__():
+    if (
+        "haproxy_maint_contract.parse" not in __utils__
+        or "haproxy_maint_files.locked" not in __utils__
+    ):
+        return (False, "haproxy_maint needs _utils/ (saltutil.sync_all on the master)")
     return __virtualname__
+
+
+def _util(name):
+    return __utils__[name]
+
+
+def _contract(name):
+    return __utils__[f"haproxy_maint_contract.{name}"]
 
 
 # --- configuration -----------------------------------------------------------------------
@@ -86,22 +90,33 @@ def _config():
     return __opts__.get(CONFIG_KEY) or {}
 
 
+def _environments():
+    return _config().get("environments") or {}
+
+
 def _environment(env):
-    environments = _config().get("environments") or {}
+    try:
+        _contract("check_env")(env)
+    except SaltInvocationError as err:
+        raise Rejected(str(err)) from err
+    environments = _environments()
     if env not in environments:
         known = ", ".join(sorted(environments)) or "none configured"
         raise Rejected(f"unknown env {env!r} (known: {known})")
     return environments[env] or {}
 
 
-def _target(env):
-    settings = _environment(env)
-    target = settings.get("target") or DEFAULT_TARGET.format(env=env)
-    return target, settings.get("tgt_type") or "compound"
+def _trust(env):
+    trust = _environment(env).get("trust", DEFAULT_TRUST)
+    if trust not in TRUST_LEVELS:
+        raise Rejected(f"env {env!r} has trust {trust!r}; use one of {', '.join(TRUST_LEVELS)}")
+    return trust
 
 
 def _lbs(env):
-    target, tgt_type = _target(env)
+    settings = _environment(env)
+    target = settings.get("target") or DEFAULT_TARGET.format(env=env)
+    tgt_type = settings.get("tgt_type") or "compound"
     found = salt.utils.minions.CkMinions(__opts__).check_minions(target, tgt_type)
     return sorted(found.get("minions", []))
 
@@ -110,43 +125,29 @@ def _state_dir():
     return _config().get("state_dir") or os.path.join(__opts__["cachedir"], "haproxy_maint")
 
 
-# --- validation --------------------------------------------------------------------------
+def _timeout(action):
+    timeout = _config().get("timeout", DEFAULT_TIMEOUT)
+    if action == "stop":
+        timeout += _config().get("not_up_wait", DEFAULT_NOT_UP_WAIT)
+    return timeout
 
 
-def _check_sender(sender, env):
-    allow = _environment(env).get("allow") or []
-    if isinstance(allow, str):
-        allow = [allow]
-    if not isinstance(sender, str) or not sender:
-        raise Rejected("the event has no authenticated sender id")
-    if not any(fnmatch.fnmatchcase(sender, pattern) for pattern in allow):
-        raise Rejected(f"sender {sender!r} may not trigger maintenance in env {env!r}")
+# --- what the LBs declare ----------------------------------------------------------------
 
 
-def _check_text(fields, name, limit):
-    value = fields.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise Rejected(f"{name} must be text, not {type(value).__name__}")
-    if len(value) > limit:
-        raise Rejected(f"{name} is longer than {limit} characters")
-    if any(ord(char) < 32 and char != "\t" for char in value):
-        raise Rejected(f"{name} must not hold control characters or newlines")
-    return value
-
-
-def _declared_backends(lbs):
-    """Backends (with a sorry server) and sorry server names from the LBs' cached pillar."""
-    cache = salt.cache.factory(__opts__)
-    backends, sorry_names = set(), {SORRY_SERVER_NAME}
-    for minion in lbs:
-        cfg = _cached_pillar(cache, minion).get("haproxy_maint") or {}
-        for name, backend in ((cfg.get("haproxy") or {}).get("backends") or {}).items():
-            if (backend or {}).get("sorry", True) is not False:
-                backends.add(name)
-        sorry_names.add((cfg.get("sorry_server") or {}).get("name") or SORRY_SERVER_NAME)
-    return backends, sorry_names
+def _lb_defaults():
+    """``defaults.yaml`` of the state tree, from the master's own fileserver."""
+    if "haproxy_maint.defaults" not in __context__:
+        client = salt.fileclient.FSClient(__opts__)
+        try:
+            path = client.cache_file(DEFAULTS_URL)
+        finally:
+            client.destroy()
+        if not path:
+            raise Rejected(f"{DEFAULTS_URL} is not on the master's fileserver")
+        with open(path, encoding="utf-8") as handle:
+            __context__["haproxy_maint.defaults"] = salt.utils.yaml.safe_load(handle)[CONFIG_KEY]
+    return __context__["haproxy_maint.defaults"]
 
 
 def _cached_pillar(cache, minion):
@@ -157,138 +158,125 @@ def _cached_pillar(cache, minion):
     return pillar if isinstance(pillar, dict) else {}
 
 
-def _check_backends(value, env):
-    if value is None:
-        return None
-    if not isinstance(value, list):
-        raise Rejected(f"backends must be a list of backend names, not {type(value).__name__}")
-    if not value:
-        raise Rejected("backends is an empty list; leave it out to mean every backend")
-    if len(value) > MAX_BACKENDS:
-        raise Rejected(f"backends lists more than {MAX_BACKENDS} names")
-    for name in value:
-        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-            raise Rejected(
-                f"invalid backend name {name!r}: use letters, digits, '-', '_', '.' or ':'"
-            )
-    declared, sorry_names = _declared_backends(_lbs(env))
-    for name in value:
+def _lb_config(cache, minion):
+    pillar = _cached_pillar(cache, minion).get(CONFIG_KEY)
+    try:
+        return _util("haproxy_maint_contract.lb_config")(_lb_defaults(), pillar)
+    except SaltInvocationError as err:
+        raise Rejected(f"the pillar of {minion} is not valid: {err}") from err
+
+
+def _declared(lbs):
+    """Maintained backends (union over the LBs) and the sorry servers' names."""
+    cache = salt.cache.factory(__opts__)
+    backends, sorry_names = set(), set()
+    for minion in lbs:
+        config = _lb_config(cache, minion)
+        backends.update(_util("haproxy_maint_contract.maintained_backends")(config))
+        sorry_names.add(config["sorry_server"]["name"])
+    return backends, sorry_names
+
+
+def _check_backend_names(names, lbs):
+    if names is None:
+        return
+    declared, sorry_names = _declared(lbs)
+    for name in names:
         if name in sorry_names:
             raise Rejected(f"{name!r} is the sorry server, not a backend")
-        if declared and name not in declared:
-            raise Rejected(f"unknown backend {name!r} (declared: {', '.join(sorted(declared))})")
-    return sorted(set(value))
+        if name not in declared:
+            raise Rejected(
+                f"unknown backend {name!r} (maintained: {', '.join(sorted(declared)) or 'none'})"
+            )
 
 
-def validate(tag, fields, sender, check_sender=True):
-    """
-    Check a request and return ``(action, env, params)``; raise :py:exc:`Rejected` (a
-    ``SaltInvocationError``) saying why when anything is off.
+# --- who asks ----------------------------------------------------------------------------
 
-    tag
-        ``maint/start`` or ``maint/stop``.
 
-    fields
-        The request's data (what the sender wrote).
+def _check_allowed(sender, env):
+    allow = _environment(env).get("allow") or []
+    if isinstance(allow, str):
+        allow = [allow]
+    if not isinstance(sender, str) or not sender:
+        raise Rejected("the request has no sender id")
+    if not any(fnmatch.fnmatchcase(sender, str(pattern)) for pattern in allow):
+        raise Rejected(f"sender {sender!r} may not trigger maintenance in env {env!r}")
 
-    sender
-        The authenticated minion id (the event's top-level ``id``), or the operator's
-        name when called at the master.
 
-    check_sender
-        Check ``sender`` against the environment's allow-list (default True).
+def _prove_sender(tag, event_id, fields, envelope, env):
+    """The sender the request proves: the signer under ``signed``, else the event's id."""
+    signing = "haproxy_maint_signing"
+    if envelope is None:
+        if _trust(env) == "signed":
+            raise Rejected(
+                f"env {env!r} accepts signed requests only; on an allowed minion run "
+                f"salt-call haproxy_maint.request {tag.split('/')[1]} env={env}"
+            )
+        return event_id
+    window = _config().get("signature_window", DEFAULT_SIGNATURE_WINDOW)
+    try:
+        sender = _util(f"{signing}.verify")(tag, fields, envelope, __opts__["pki_dir"], window)
+        if sender != event_id:
+            raise Rejected(f"the request was signed by {sender!r} but sent as {event_id!r}")
+        _remember_nonce(envelope["nonce"], window)
+    except SaltInvocationError as err:
+        raise Rejected(str(err)) from err
+    return sender
 
-    CLI Example:
 
-    .. code-block:: bash
-
-        salt-run haproxy_maint.validate maint/start '{"env": "prod"}' ops-1
-    """
-    if tag not in FIELDS:
-        raise Rejected(f"unknown tag {tag!r}")
-    if not isinstance(fields, dict):
-        raise Rejected(f"the event data must be a mapping, not {type(fields).__name__}")
-    unknown = sorted(str(key) for key in fields if key not in FIELDS[tag])
-    if unknown:
-        raise Rejected(f"unknown fields: {', '.join(unknown)} (allowed: {', '.join(FIELDS[tag])})")
-    env = fields.get("env", _config().get("default_env"))
-    if env is None:
-        raise Rejected("env is missing and no default_env is configured")
-    if not isinstance(env, str) or not ENV_PATTERN.fullmatch(env):
-        raise Rejected(f"invalid env {env!r}")
-    _environment(env)
-    if check_sender:
-        _check_sender(sender, env)
-    params = {"backends": _check_backends(fields.get("backends"), env)}
-    if tag == START_TAG:
-        mode = fields.get("mode", "maint")
-        if mode not in ("maint", "drain"):
-            raise Rejected(f"mode must be 'maint' or 'drain', not {mode!r}")
-        params["mode"] = mode
-        if "drain_timeout" in fields:
-            timeout = fields["drain_timeout"]
-            if mode != "drain":
-                raise Rejected("drain_timeout is only for mode 'drain'")
-            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-                raise Rejected("drain_timeout must be a number of seconds")
-            if not 0 <= timeout <= DRAIN_TIMEOUT_MAX:
-                raise Rejected(f"drain_timeout must be between 0 and {DRAIN_TIMEOUT_MAX}")
-            params["drain_timeout"] = timeout
-        params["reason"] = _check_text(fields, "reason", REASON_MAX_LENGTH)
-        params["eta"] = _check_text(fields, "eta", ETA_MAX_LENGTH)
-    return ACTIONS[tag], env, params
+def _remember_nonce(nonce, window):
+    """Record a signed request's nonce; refuse one seen within the window (a replay). The
+    record is a file under the state dir, locked while read and written (reactor threads and
+    salt-run calls), pruned of old nonces, and kept across a master restart."""
+    path = os.path.join(_state_dir(), NONCE_FILE)
+    now = time.time()
+    with _util("haproxy_maint_files.locked")(path + ".lock", dir_mode=0o700):
+        try:
+            seen = _util("haproxy_maint_files.read_json")(path, default={})
+        except CommandExecutionError:
+            seen = {}  # a damaged record is replaced; its entries expire within the window
+        seen = {
+            key: when
+            for key, when in seen.items()
+            if isinstance(when, (int, float)) and now - when <= 2 * window
+        }
+        if nonce in seen:
+            raise Rejected("this signed request was seen before (a replay)")
+        seen[nonce] = now
+        _util("haproxy_maint_files.write_json")(path, seen, mode=0o600, dir_mode=0o700)
 
 
 # --- desired state -----------------------------------------------------------------------
 
 
-def _desired_path(env):
-    return os.path.join(_state_dir(), f"{env}.json")
+def _cache():
+    return salt.cache.factory(__opts__)
 
 
 def _read_desired(env):
     try:
-        with open(_desired_path(env), encoding="utf-8") as handle:
-            return json.load(handle)
-    except FileNotFoundError:
-        return {"active": False}
+        desired = _cache().fetch(DESIRED_BANK, env)
+    except SaltCacheError as err:
+        raise Rejected(f"cannot read the desired state of env {env!r}: {err}") from err
+    return desired if isinstance(desired, dict) and desired else {"active": False}
 
 
 def _write_desired(env, desired):
-    directory = _state_dir()
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{env}.", dir=directory)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(desired, handle, indent=1, sort_keys=True)
-    os.replace(tmp, _desired_path(env))
+    """Store the desired state unless a newer one is stored (a write never goes back)."""
+    current = _read_desired(env)
+    if current.get("stamp") and desired.get("stamp") and desired["stamp"] < current["stamp"]:
+        return False
+    try:
+        _cache().store(DESIRED_BANK, env, desired)
+    except SaltCacheError as err:
+        raise Rejected(f"cannot record the desired state of env {env!r}: {err}") from err
+    return True
 
 
-@contextlib.contextmanager
 def _env_lock(env):
     """One request per environment at a time, across reactor threads and salt-run calls."""
-    os.makedirs(_state_dir(), mode=0o700, exist_ok=True)
-    with open(os.path.join(_state_dir(), f"{env}.lock"), "a", encoding="utf-8") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def desired(env):
-    """
-    Return the desired maintenance state that the master keeps for ``env``.
-
-    env
-        Environment name.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt-run haproxy_maint.desired prod
-    """
-    return _read_desired(env)
+    path = os.path.join(_state_dir(), f"{env}.lock")
+    return _util("haproxy_maint_files.locked")(path, dir_mode=0o700)
 
 
 # --- fan-out -----------------------------------------------------------------------------
@@ -299,11 +287,23 @@ def _fire(tag, data):
         event.fire_event(data, tag)
 
 
-def _call_lbs(lbs, fun, kwargs):
+def _answer(minion, nonce, data):
+    """Send the outcome back to the minion that asked (its ``request`` call waits for it)."""
+    if not minion or not nonce:
+        return
+    try:
+        with salt.client.LocalClient(mopts=__opts__) as client:
+            client.cmd_async(
+                minion, "event.fire", [data, ANSWER_TAG.format(nonce=nonce)], tgt_type="list"
+            )
+    except Exception as err:  # the answer is a courtesy; the maint/result event stands
+        log.warning("could not send the answer to %s: %s", minion, err)
+
+
+def _call_lbs(lbs, fun, kwargs, timeout):
     """Run ``fun`` on the LBs in one publish; return ``{lb: outcome}`` for every LB."""
     if not lbs:
         return {}
-    timeout = _config().get("timeout", DEFAULT_TIMEOUT)
     gather = _config().get("gather_job_timeout", DEFAULT_GATHER_JOB_TIMEOUT)
     with salt.client.LocalClient(mopts=__opts__) as client:
         returns = client.cmd(
@@ -334,31 +334,41 @@ def _call_lbs(lbs, fun, kwargs):
     return outcomes
 
 
+def _lb_kwargs(action, params, stamp):
+    keys = ("backends", "test")
+    if action == "start":
+        keys += ("mode", "drain_timeout", "reason", "eta", "eta_at", "bypass")
+    kwargs = {key: params[key] for key in keys if params.get(key) not in (None, [], "", False)}
+    kwargs["stamp"] = stamp
+    return kwargs
+
+
 def _run(action, env, params, sender, stamp, lbs=None, record=True):
     """Record the desired state, apply it to the LBs, fire ``maint/result``, return it."""
     began = time.monotonic()
     stamp = stamp or _stamp()
+    test = bool(params.get("test"))
     with _env_lock(env):
         current = _read_desired(env)
         if record and current.get("stamp") and stamp < current["stamp"]:
-            result = _result(action, env, sender, stamp, began, {}, "superseded")
-            _fire(RESULT_TAG, result)
-            return result
+            return _result(action, env, sender, stamp, began, {}, "superseded", test)
         if lbs is None:
             lbs = _lbs(env)
-        if record:
+        if not lbs:
+            raise Rejected(f"no LB matches env {env!r}; nothing recorded")
+        _check_backend_names(params.get("backends"), lbs)
+        if record and not test:
             _write_desired(env, _next_desired(current, action, params, sender, stamp, lbs))
-        kwargs = {key: value for key, value in params.items() if value is not None}
-        kwargs["stamp"] = stamp
         recorded = time.monotonic()
-        outcomes = _call_lbs(lbs, f"haproxy_maint.{action}", kwargs)
-    result = _result(action, env, sender, stamp, began, outcomes)
+        outcomes = _call_lbs(
+            lbs, f"haproxy_maint.{action}", _lb_kwargs(action, params, stamp), _timeout(action)
+        )
+    result = _result(action, env, sender, stamp, began, outcomes, None, test)
     # Where the time went, for the benchmark and for an operator reading a slow result.
     result["timings"] = {
         "target_and_record_s": round(recorded - began, 4),
         "publish_and_returns_s": round(time.monotonic() - recorded, 4),
     }
-    _fire(RESULT_TAG, result)
     return result
 
 
@@ -368,40 +378,51 @@ def _next_desired(current, action, params, sender, stamp, lbs):
     if action == "start":
         if current.get("active") and backends is not None:
             backends = None if current.get("backends") is None else current["backends"] + backends
-        return {
+        desired = {
             "active": True,
             "backends": None if backends is None else sorted(set(backends)),
-            "mode": params.get("mode", "maint"),
-            "reason": params.get("reason", ""),
-            "eta": params.get("eta", ""),
             "stamp": stamp,
             "by": sender,
         }
+        for key in ("mode", "reason", "eta", "eta_at", "bypass"):
+            desired[key] = params.get(key) or ("maint" if key == "mode" else "")
+        if current.get("window", {}).get("end_at") and current.get("active"):
+            desired["window"] = current["window"]
+        return desired
     remaining = []
     if backends is not None and current.get("active"):
         before = current.get("backends")
         if before is None:
-            before = sorted(_declared_backends(lbs)[0])
+            before = sorted(_declared(lbs)[0])
         remaining = [name for name in before if name not in backends]
     wanted = {"active": bool(remaining), "backends": remaining, "stamp": stamp, "by": sender}
     if remaining:
-        wanted.update(mode="maint", reason=current.get("reason", ""), eta=current.get("eta", ""))
+        for key in ("mode", "reason", "eta", "eta_at", "bypass", "window"):
+            if current.get(key):
+                wanted[key] = current[key]
     return wanted
 
 
-def _result(action, env, sender, stamp, began, outcomes, state=None):
+def _result(action, env, sender, stamp, began, outcomes, state, test):
     failed = sorted(lb for lb, out in outcomes.items() if out["outcome"] != "ok")
-    return {
+    state = state or ("incomplete" if failed else "planned" if test else "ok")
+    result = {
         "action": action,
         "env": env,
         "sender": sender,
         "stamp": stamp,
-        "result": state is None and not failed,
-        "state": state or ("ok" if not failed else "incomplete"),
+        "test": test,
+        "result": state in ("ok", "planned", "superseded"),
+        "state": state,
         "lbs": outcomes,
         "failed": failed,
         "duration_s": round(time.monotonic() - began, 4),
+        "retcode": RETCODE_INCOMPLETE if failed else RETCODE_OK,
     }
+    if action == "stop":
+        not_up = {lb: out["not_up"] for lb, out in outcomes.items() if out.get("not_up")}
+        result["not_up"] = not_up
+    return result
 
 
 def _stamp(when=None):
@@ -410,51 +431,106 @@ def _stamp(when=None):
     return when.strftime(STAMP_FORMAT)
 
 
-def _reject(tag, sender, why, fields):
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _rejected(tag, sender, why, fields):
     data = {"tag": tag, "sender": sender, "why": why}
     if isinstance(fields, dict) and isinstance(fields.get("env"), str):
         data["env"] = fields["env"][:64]
     log.warning("rejected %s from %s: %s", tag, sender, why)
-    _fire(REJECTED_TAG, data)
-    return {"result": False, "rejected": why, "sender": sender, "tag": tag}
+    _fire("maint/rejected", data)
+    return {"result": False, "state": "rejected", "retcode": RETCODE_REJECTED, **data}
 
 
-# --- entry points ------------------------------------------------------------------------
+# --- requests ----------------------------------------------------------------------------
+
+
+def _parse(tag, fields):
+    try:
+        return _contract("parse")(tag, fields, _config().get("default_env"))
+    except SaltInvocationError as err:
+        raise Rejected(str(err)) from err
+
+
+def _act(tag, action, env, params, sender, stamp):
+    """Do what a valid request asks: now, or as a scheduled window."""
+    if action == "cancel":
+        return _cancel_window(env, sender, stamp)
+    if action == "start" and (params.get("at") or params.get("duration")):
+        return _start_window(env, params, sender, stamp)
+    result = _run(action, env, params, sender, stamp)
+    if action == "stop" and not params.get("test"):
+        with _env_lock(env):
+            desired = _read_desired(env)
+            if not desired.get("active") and desired.pop("window", None):
+                _write_desired(env, desired)
+    return result
+
+
+def _request(tag, data, stamp):
+    """A request from the event bus: prove the sender, check, act, answer."""
+    event_id = data.get("id")
+    fields = data.get("data")
+    if isinstance(fields, dict):
+        # salt-call adds its own __pub_* job keys to what event.send fires; they are Salt's.
+        fields = {key: value for key, value in fields.items() if not str(key).startswith("__pub_")}
+    envelope = fields.pop("signature", None) if isinstance(fields, dict) else None
+    nonce = envelope.get("nonce") if isinstance(envelope, dict) else None
+    sender = event_id
+    try:
+        action, env, params = _parse(tag, fields)
+        sender = _prove_sender(tag, event_id, fields, envelope, env)
+        _check_allowed(sender, env)
+        result = _act(tag, action, env, params, sender, stamp)
+    except Rejected as err:
+        result = _rejected(tag, sender, str(err), fields)
+        if (
+            envelope is not None
+            and isinstance(envelope, dict)
+            and envelope.get("sender") == event_id
+        ):
+            _answer(event_id, nonce if isinstance(nonce, str) else None, result)
+        return result
+    _fire("maint/result", result)
+    if envelope is not None:
+        _answer(sender, nonce, result)
+    return result
 
 
 def handle_event(tag, data):
     """
-    Act on an event that the reactor hands over: ``maint/start``, ``maint/stop`` or a
-    minion start. Not meant to be called by hand.
+    Act on an event that the reactor hands over: ``maint/start``, ``maint/stop``,
+    ``maint/cancel`` or a minion start. Any other tag is ignored (nothing is fired, so a
+    broad reactor glob cannot loop).
 
     tag
         The event tag.
 
     data
         The whole event data as the master received it: the sender's fields are under
-        ``data``, the authenticated sender id is ``id``.
+        ``data``, the Salt-authenticated id of a single event is ``id``.
 
     CLI Example:
 
     .. code-block:: bash
 
-        salt-run haproxy_maint.handle_event maint/start '{"id": "ops-1", "data": {"env": "prod"}}'
+        salt-run haproxy_maint.handle_event maint/start '{"id": "ops-1", "data": {"env": "dev"}}'
     """
-    if not isinstance(data, dict):
-        return _reject(str(tag), None, "the event is not a mapping", None)
-    minion_start = MINION_START_TAG.fullmatch(str(tag))
+    tag = str(tag)
+    minion_start = MINION_START_TAG.fullmatch(tag)
     if minion_start:
         return catch_up(minion_start.group(1))
-    sender = data.get("id")
-    fields = data.get("data")
-    if isinstance(fields, dict):
-        # salt-call adds its own __pub_* job keys to what event.send fires; they are Salt's.
-        fields = {key: value for key, value in fields.items() if not str(key).startswith("__pub_")}
-    try:
-        action, env, params = validate(tag, fields, sender)
-    except Rejected as err:
-        return _reject(tag, sender, str(err), fields)
-    return _run(action, env, params, sender, _event_stamp(data))
+    if tag not in OPERATOR_TAGS:
+        return {
+            "result": False,
+            "state": "ignored",
+            "why": f"not a tag of haproxy_maint: {tag[:100]}",
+        }
+    if not isinstance(data, dict):
+        return _rejected(tag, None, "the event is not a mapping", None)
+    return _request(tag, data, _event_stamp(data))
 
 
 def _event_stamp(data):
@@ -467,7 +543,9 @@ def _event_stamp(data):
 
 def catch_up(minion_id):
     """
-    Bring one returning LB to its environment's desired maintenance state.
+    Bring one returning LB to its environment's desired maintenance state. Reads only that
+    minion's cached pillar (``haproxy_maint:env``), so a fleet-wide restart costs one read per
+    minion; a minion that is not an LB of a configured environment returns at once.
 
     minion_id
         The LB's minion id.
@@ -478,25 +556,171 @@ def catch_up(minion_id):
 
         salt-run haproxy_maint.catch_up lb3
     """
-    for env in sorted(_config().get("environments") or {}):
-        if minion_id not in _lbs(env):
-            continue
+    pillar = _cached_pillar(_cache(), minion_id).get(CONFIG_KEY) or {}
+    env = pillar.get("env") if isinstance(pillar, dict) else None
+    if not isinstance(env, str) or env not in _environments():
+        return {"result": True, "state": "not an LB", "minion": minion_id}
+    try:
         wanted = _read_desired(env)
         if wanted.get("active"):
-            params = {"backends": wanted.get("backends"), "mode": "maint"}
-            params.update(reason=wanted.get("reason", ""), eta=wanted.get("eta", ""))
+            params = {key: wanted.get(key) for key in ("backends", "reason", "eta", "eta_at")}
+            params.update(mode="maint", bypass=wanted.get("bypass") or [])
             action = "start"
         else:
             params, action = {"backends": None}, "stop"
-        return _run(
+        result = _run(
             action, env, params, f"catch-up:{minion_id}", wanted.get("stamp"), [minion_id], False
         )
-    return {"result": True, "comment": f"{minion_id} is not an LB of any environment"}
+    except Rejected as err:
+        return _rejected(f"catch-up {minion_id}", "master", str(err), {"env": env})
+    _fire("maint/result", result)
+    return result
 
 
-def start(env=None, backends=None, mode="maint", drain_timeout=None, reason=None, eta=None):
+# --- scheduled windows -------------------------------------------------------------------
+
+
+def _start_window(env, params, sender, stamp):
+    now = _now()
+    at = params.get("at")
+    begins = _parse_utc(at) if at else now
+    window = {"start_at": at if at and begins > now else "", "end_at": ""}
+    if params.get("duration"):
+        ends = begins + datetime.timedelta(seconds=params["duration"])
+        window["end_at"] = _contract("format_time")(ends)
+        # The page's ETA and the visitor's Retry-After follow the window's end.
+        params = {**params, "eta_at": params.get("eta_at") or window["end_at"]}
+    if not window["start_at"]:
+        result = _run("start", env, params, sender, stamp)
+        if not params.get("test"):
+            with _env_lock(env):
+                desired = _read_desired(env)
+                if desired.get("active") and desired.get("stamp") == result["stamp"]:
+                    desired["window"] = window
+                    _write_desired(env, desired)
+        return {**result, "window": window}
+    if not params.get("test"):
+        with _env_lock(env):
+            desired = _read_desired(env)
+            desired["window"] = {**window, "params": _window_params(params), "by": sender}
+            desired["stamp"] = stamp or _stamp()
+            _write_desired(env, desired)
+    return {
+        "action": "start",
+        "env": env,
+        "sender": sender,
+        "stamp": stamp,
+        "result": True,
+        "state": "planned" if params.get("test") else "scheduled",
+        "test": bool(params.get("test")),
+        "window": window,
+        "retcode": RETCODE_OK,
+    }
+
+
+def _window_params(params):
+    return {key: value for key, value in params.items() if key not in ("at", "duration", "test")}
+
+
+def _cancel_window(env, sender, stamp):
+    with _env_lock(env):
+        desired = _read_desired(env)
+        window = desired.get("window") or {}
+        if not window.get("start_at"):
+            raise Rejected(
+                f"env {env!r} has no pending window (a running maintenance ends with stop)"
+            )
+        desired.pop("window")
+        desired["stamp"] = stamp or _stamp()
+        _write_desired(env, desired)
+    return {
+        "action": "cancel",
+        "env": env,
+        "sender": sender,
+        "result": True,
+        "state": "cancelled",
+        "window": window,
+        "retcode": RETCODE_OK,
+    }
+
+
+def run_windows():
     """
-    Start maintenance on every LB of ``env``, from the master (same path as the event).
+    Start the windows whose ``at`` has come and end those whose ``duration`` is over. The
+    master's scheduler calls this every few seconds (see the example master config); the
+    windows are kept with the desired state, so they survive a master restart.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run haproxy_maint.run_windows
+    """
+    done = {}
+    now = _now()
+    for env in sorted(_environments()):
+        try:
+            window = _read_desired(env).get("window") or {}
+            if window.get("start_at") and _parse_utc(window["start_at"]) <= now:
+                params = {"backends": None, "test": False, **window.get("params", {})}
+                result = _run("start", env, params, window.get("by", "window"), _stamp())
+                with _env_lock(env):
+                    desired = _read_desired(env)
+                    if desired.get("active"):
+                        desired["window"] = {"start_at": "", "end_at": window.get("end_at", "")}
+                        _write_desired(env, desired)
+                _fire("maint/result", result)
+                done[env] = result
+            elif (
+                window.get("end_at")
+                and not window.get("start_at")
+                and _parse_utc(window["end_at"]) <= now
+            ):
+                result = _run("stop", env, {"backends": None}, "window", _stamp())
+                _fire("maint/result", result)
+                done[env] = result
+        except Rejected as err:
+            done[env] = _rejected("window", "master", str(err), {"env": env})
+    return done
+
+
+def _parse_utc(text):
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# --- operator entry points ---------------------------------------------------------------
+
+
+def _operator(tag, fields):
+    fields = {key: value for key, value in fields.items() if value is not None}
+    sender = f"master:{__opts__.get('user') or 'root'}"
+    try:
+        action, env, params = _parse(tag, fields)
+        _environment(env)
+        # An operator at the master is trusted: all but the allow-list is checked.
+        result = _act(tag, action, env, params, sender, None)
+    except Rejected as err:
+        return _rejected(tag, sender, str(err), fields)
+    _fire("maint/result", result)
+    return result
+
+
+def start(
+    env=None,
+    backends=None,
+    mode=None,
+    drain_timeout=None,
+    reason=None,
+    eta=None,
+    eta_at=None,
+    bypass=None,
+    at=None,
+    duration=None,
+    test=False,
+):
+    """
+    Start maintenance on every LB of ``env``, from the master (same checks as the event, but
+    the allow-list). Exits non-zero when rejected (2) or incomplete (1).
 
     env
         Environment; default ``default_env`` of the master config.
@@ -505,28 +729,49 @@ def start(env=None, backends=None, mode="maint", drain_timeout=None, reason=None
         Backend names; default every backend with a sorry server.
 
     mode
-        ``maint`` or ``drain``.
+        ``maint`` (default) or ``drain``.
 
     drain_timeout
         Seconds, with ``mode=drain``.
 
     reason, eta
-        Text for the maintenance page.
+        Text for the maintenance page; quote values YAML would type (``eta='"22:00"'``).
+
+    eta_at
+        When maintenance should end, ISO 8601 with a zone: the page's local time and the
+        visitors' ``Retry-After``.
+
+    bypass
+        CIDRs that still reach the app.
+
+    at
+        Start later, ISO 8601 with a zone (a pending window; ``cancel`` drops it).
+
+    duration
+        End by itself after this long: ``90m``, ``2h`` or seconds.
+
+    test
+        Show per LB, backend and server what would change; change and record nothing.
 
     CLI Example:
 
     .. code-block:: bash
 
-        salt-run haproxy_maint.start prod reason="Database upgrade" eta="22:00 UTC"
+        salt-run haproxy_maint.start prod reason="Database upgrade" eta='"22:00 UTC"'
+        salt-run haproxy_maint.start prod test=True
+        salt-run haproxy_maint.start prod at=2026-11-28T02:00:00Z duration=2h
     """
     fields = {"env": env, "backends": backends, "mode": mode, "drain_timeout": drain_timeout}
-    fields.update(reason=reason, eta=eta)
-    return _operator(START_TAG, fields)
+    fields.update(reason=reason, eta=eta, eta_at=eta_at, bypass=bypass, at=at)
+    fields.update(duration=duration, test=test or None)
+    return _operator("maint/start", fields)
 
 
-def stop(env=None, backends=None):
+def stop(env=None, backends=None, test=False):
     """
-    End maintenance on every LB of ``env``, from the master (same path as the event).
+    End maintenance on every LB of ``env``, from the master. The result lists, per LB, the
+    restored servers that are not UP after a bounded wait (``not_up``). Exits non-zero when
+    rejected (2) or incomplete (1).
 
     env
         Environment; default ``default_env`` of the master config.
@@ -534,99 +779,84 @@ def stop(env=None, backends=None):
     backends
         Backend names; default every backend in maintenance.
 
+    test
+        Show what would be restored; change and record nothing.
+
     CLI Example:
 
     .. code-block:: bash
 
         salt-run haproxy_maint.stop prod
     """
-    return _operator(STOP_TAG, {"env": env, "backends": backends})
+    return _operator("maint/stop", {"env": env, "backends": backends, "test": test or None})
 
 
-def _operator(tag, fields):
-    fields = {key: value for key, value in fields.items() if value is not None}
-    sender = f"master:{__opts__.get('user') or 'root'}"
-    try:
-        # An operator at the master is trusted: all but the allow-list is checked.
-        action, env, params = validate(tag, fields, sender, check_sender=False)
-    except Rejected as err:
-        return _reject(tag, sender, str(err), fields)
-    return _run(action, env, params, sender, None)
-
-
-def status(env=None, table=True):
+def cancel(env=None):
     """
-    Show every LB of ``env`` (or of every environment): per backend, each server's admin and
-    operational state and sessions, the sorry server's health, the maintenance flag.
+    Cancel the pending (not yet started) maintenance window of ``env``.
+
+    env
+        Environment; default ``default_env`` of the master config.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run haproxy_maint.cancel prod
+    """
+    return _operator("maint/cancel", {"env": env})
+
+
+def desired(env):
+    """
+    Return the desired maintenance state that the masters keep for ``env`` (with its
+    window, if any).
+
+    env
+        Environment name.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run haproxy_maint.desired prod
+    """
+    try:
+        _environment(env)
+        return _read_desired(env)
+    except Rejected as err:
+        return {"result": False, "why": str(err), "retcode": RETCODE_REJECTED}
+
+
+def status(env=None):
+    """
+    Every LB of ``env`` (or of every environment): per backend, each server's admin and
+    operational state and sessions, the sorry server's health, the maintenance flag, the
+    bypass and any window. Returns data; ``salt-run`` shows it as a table (the
+    ``haproxy_maint`` outputter), ``--out=json`` gives the data. Exits 1 when an LB did not
+    answer, 2 for an unknown env.
 
     env
         Environment; default every configured one.
-
-    table
-        Return a readable table (default) or the data (``table=False``).
 
     CLI Example:
 
     .. code-block:: bash
 
         salt-run haproxy_maint.status
-        salt-run haproxy_maint.status prod table=False
+        salt-run haproxy_maint.status prod --out=json
     """
-    envs = [env] if env else sorted(_config().get("environments") or {})
-    report = {}
-    for name in envs:
-        try:
+    report = {"envs": {}, "retcode": RETCODE_OK}
+    try:
+        envs = [env] if env is not None else sorted(_environments())
+        for name in envs:
+            _environment(name)
             lbs = _lbs(name)
-        except Rejected as err:
-            return {"result": False, "comment": str(err)}
-        report[name] = {
-            "desired": _read_desired(name),
-            "lbs": _call_lbs(lbs, "haproxy_maint.status", {}),
-        }
-    return _format_table(report) if table else report
-
-
-def _format_table(report):
-    rows = []  # (lb, backend, server, admin, status, sessions) or a note line
-    for env, data in report.items():
-        wanted = data["desired"]
-        state = "ON" if wanted.get("active") else "off"
-        reason = f" ({wanted['reason']})" if wanted.get("reason") else ""
-        rows.append(f"env {env}: maintenance {state}{reason}")
-        rows.append(("LB", "backend", "server", "admin", "status", "sess"))
-        for lb, out in sorted(data["lbs"].items()):
-            if out["outcome"] != "ok":
-                rows.append(
-                    f"  {lb}: {out['outcome']}" + (f": {out['why']}" if out.get("why") else "")
-                )
-                continue
-            flag = "MAINT" if out.get("maintenance") else "live"
-            rows.append(
-                f"  {lb} [{flag}] sorry server {out.get('sorry_server')}, haproxy {out.get('haproxy')}"
-            )
-            for backend, servers in sorted(out.get("backends", {}).items()):
-                if "error" in servers:
-                    rows.append(f"  {lb}: {backend}: {servers['error']}")
-                    continue
-                for server, info in sorted(servers.items()):
-                    name = server + (" (backup)" if info["backup"] else "")
-                    rows.append(
-                        (
-                            lb,
-                            backend,
-                            name,
-                            info["admin"],
-                            str(info["status"]),
-                            str(info["sessions"]),
-                        )
-                    )
-    cells = [row for row in rows if isinstance(row, tuple)]
-    widths = [max(len(row[i]) for row in cells) for i in range(6)] if cells else []
-    lines = []
-    for row in rows:
-        if isinstance(row, str):
-            lines.append(row)
-        else:
-            left = "  ".join(value.ljust(width) for value, width in zip(row[:5], widths))
-            lines.append(f"  {left}  {row[5].rjust(widths[5])}")
-    return "\n".join(lines)
+            outcomes = _call_lbs(lbs, "haproxy_maint.status", {}, _timeout("status"))
+            report["envs"][name] = {"desired": _read_desired(name), "lbs": outcomes}
+            if any(out["outcome"] != "ok" for out in outcomes.values()):
+                report["retcode"] = RETCODE_INCOMPLETE
+    except Rejected as err:
+        report.update(result=False, why=str(err), retcode=RETCODE_REJECTED)
+    report.setdefault("result", report["retcode"] == RETCODE_OK)
+    return {"outputter": "haproxy_maint", "data": report}

@@ -1,12 +1,18 @@
 """Loader entry point: lets Salt find this project's modules when it is pip-installed.
 
-Operators who prefer file_roots sync ``_modules``/``_states``/``_runners`` with
+Operators who prefer file_roots sync ``_modules``/``_states``/``_runners``/``_utils``/``_output`` with
 ``saltutil.sync_all`` instead; both routes load the same files.
 """
 
 import importlib.util
 
-_KINDS = {"modules": "modules", "states": "states", "runners": "runners"}
+_KINDS = {
+    "modules": "modules",
+    "states": "states",
+    "runners": "runners",
+    "utils": "utils",
+    "output": "output",
+}
 
 
 def get_loader_dirs():

@@ -16,6 +16,7 @@ def minion_opts(salt_factories):
             "file_client": "local",
             "module_dirs": [str(REPO / "_modules")],
             "states_dirs": [str(REPO / "_states")],
+            "utils_dirs": [str(REPO / "_utils")],
             "file_roots": {"base": [str(REPO / "salt")]},
         },
     )

@@ -72,14 +72,26 @@ def master(salt_factories, pillar_root):
         "maint-master",
         overrides={
             "interface": "127.0.0.1",
-            "file_roots": {"base": [str(REPO / "salt")]},
+            "file_roots": {"base": [str(REPO / "salt"), str(REPO / "docs/examples/top")]},
             "pillar_roots": {"base": [str(pillar_root)]},
             "runner_dirs": [str(REPO / "_runners")],
+            "utils_dirs": [str(REPO / "_utils")],
+            "outputter_dirs": [str(REPO / "_output")],
             "reactor": reactor_config(),
             "haproxy_maint": {
                 "timeout": 8,
                 "gather_job_timeout": 2,
-                "environments": {"test": {"allow": ["ops", "lb*"]}},
+                "not_up_wait": 5,
+                "environments": {
+                    # Plain event.send, trusting the event's id (the documented weaker level).
+                    "test": {"allow": ["ops", "lb*"], "trust": "minion-id"},
+                    # The same LBs, signed requests only.
+                    "secure": {"allow": ["ops"], "target": "L@lb1,lb2"},
+                },
+            },
+            # Scheduled windows: the runner looks every second (the example says 10).
+            "schedule": {
+                "haproxy_maint_windows": {"function": "haproxy_maint.run_windows", "seconds": 1}
             },
         },
     )
@@ -91,6 +103,7 @@ def minion_overrides():
     return {
         "module_dirs": [str(REPO / "_modules")],
         "states_dirs": [str(REPO / "_states")],
+        "utils_dirs": [str(REPO / "_utils")],
         "master": "127.0.0.1",
     }
 

@@ -152,10 +152,20 @@ class Cluster:
     """A salt-master, ``lb_count`` LB minions with sandbox LBs, an ``ops`` minion, and the
     app servers ``app1``, ``app2`` (backend ``app``) and ``api1`` (backend ``api``)."""
 
-    def __init__(self, root: Path, lb_count: int = 2, env: str = "demo", allow=("ops",)):
+    def __init__(
+        self,
+        root: Path,
+        lb_count: int = 2,
+        env: str = "demo",
+        allow=("ops",),
+        trust="minion-id",
+        extra_environments=None,
+    ):
         self.root = Path(root)
         self.env = env
         self.allow = list(allow)
+        self.trust = trust
+        self.extra_environments = dict(extra_environments or {})
         self.salt_root = self.root / "salt"
         self.master_config_dir = self.salt_root / "master" / "conf"
         self.pillar_root = self.salt_root / "pillar"
@@ -208,13 +218,18 @@ class Cluster:
             "ret_port": self.ret_port,
             # A throw-away cluster on loopback: every minion here is ours.
             "auto_accept": True,
-            "file_roots": {"base": [str(REPO / "salt")]},
+            "file_roots": {"base": [str(REPO / "salt"), str(REPO / "docs/examples/top")]},
             "pillar_roots": {"base": [str(self.pillar_root)]},
             "runner_dirs": [str(REPO / "_runners")],
+            "utils_dirs": [str(REPO / "_utils")],
+            "outputter_dirs": [str(REPO / "_output")],
             "reactor": reactor,
             "haproxy_maint": {
                 **RUNNER_CONFIG,
-                "environments": {self.env: {"allow": self.allow}},
+                "environments": {
+                    self.env: {"allow": self.allow, "trust": self.trust},
+                    **self.extra_environments,
+                },
             },
         }
 
@@ -228,8 +243,8 @@ class Cluster:
             "acceptance_wait_time": 1,
             "random_reauth_delay": 0,
             "module_dirs": [str(REPO / "_modules")],
-            # salt/_states restores the npm and supervisord states that Salt 3008 dropped.
-            "states_dirs": [str(REPO / "_states"), str(REPO / "salt/_states")],
+            "states_dirs": [str(REPO / "_states")],
+            "utils_dirs": [str(REPO / "_utils")],
             "multiprocessing": True,
         }
 

@@ -22,11 +22,12 @@ def write_minion_config(config_dir, minion_id):
         f"pki_dir: {cache / 'pki'}",
         f"sock_dir: {cache / 'sock'}",
         f"log_file: {config_dir / 'minion.log'}",
-        f"file_roots: {{base: [{REPO / 'salt'}]}}",
+        f"file_roots: {{base: [{REPO / 'salt'}, {REPO / 'docs/examples/top'}]}}",
         f"pillar_roots: {{base: [{REPO / 'pillar'}]}}",
         f"module_dirs: [{REPO / '_modules'}]",
         f"states_dirs: [{REPO / '_states'}]",
-        # As in salt/converge/minion: no systemd runs here, use the init scripts.
+        f"utils_dirs: [{REPO / '_utils'}]",
+        # As in dev/converge/minion.in: no systemd runs here, use the init scripts.
         "disable_modules: [systemd_service]",
     ]
     config_dir.mkdir(parents=True, exist_ok=True)

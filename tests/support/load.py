@@ -16,3 +16,24 @@ def load_module(relative_path, name):
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def load_utils():
+    """What Salt's loader gives modules as ``__utils__``: ``"module.function"`` -> function for
+    every public function of ``_utils/``. Like Salt, the utils modules themselves get no
+    ``__utils__``."""
+    utils = {}
+    for path in sorted((REPO / "_utils").glob("*.py")):
+        module = load_module(f"_utils/{path.name}", f"haproxy_maint_tests_utils.{path.stem}")
+        for attr in dir(module):
+            value = getattr(module, attr)
+            public = not attr.startswith("_") and not isinstance(value, type)
+            if public and callable(value) and value.__module__ == module.__name__:
+                utils[f"{path.stem}.{attr}"] = value
+    return utils
+
+
+def utils_module(name):
+    """The module object of ``_utils/<name>.py`` as :py:func:`load_utils` loaded it."""
+    load_utils()
+    return sys.modules[f"haproxy_maint_tests_utils.{name}"]

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from salt.exceptions import SaltInvocationError
 
-from tests.support.load import REPO, load_module
+from tests.support.load import REPO, load_module, load_utils
 
 maint = load_module("_modules/haproxy_maint.py", "haproxy_maint_module")
 
@@ -36,13 +36,6 @@ class FakeRuntime:
         for change in changes:
             self.servers[change["backend"]][change["server"]]["admin"] = change["state"]
 
-    def validate_name(self, name, kind="name"):
-        import re
-
-        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.:-]{1,100}", name):
-            raise SaltInvocationError(f"invalid {kind} name {name!r}")
-        return name
-
 
 @pytest.fixture
 def runtime():
@@ -62,44 +55,64 @@ def runtime():
     )
 
 
-@pytest.fixture(autouse=True)
-def loader(monkeypatch, tmp_path, runtime):
-    pillar = {
+def backend(port, **extra):
+    bind = {"http": f"127.0.0.1:{port + 1}", "https": ""}
+    return {"servers": {"app1": f"127.0.0.1:{port}"}, "bind": bind, **extra}
+
+
+@pytest.fixture
+def pillar(tmp_path):
+    return {
         "haproxy": {
-            "backends": {"app": {"servers": {}}, "api": {}, "raw": {"sorry": False}},
+            "backends": {
+                "app": backend(9000),
+                "api": backend(9010),
+                "raw": backend(9020, sorry=False),
+            },
             "config_file": str(tmp_path / "haproxy.cfg"),
         },
         "page": {"root": str(tmp_path / "www")},
-        "maintenance": {"state_file": str(tmp_path / "desired.json")},
+        "maintenance": {"state_file": str(tmp_path / "desired.json"), "not_up_wait": 0},
     }
+
+
+@pytest.fixture(autouse=True)
+def loader(monkeypatch, tmp_path, runtime, pillar):
+    defaults = (REPO / "salt/haproxy_maint/defaults.yaml").read_text()
     salt = {
         "config.get": lambda key, default=None: pillar if key == "haproxy_maint" else default,
+        "cp.get_file_str": lambda url: defaults if url == maint.DEFAULTS_URL else None,
         "haproxy_runtime.server_status": runtime.server_status,
         "haproxy_runtime.set_states": runtime.set_states,
-        "haproxy_runtime.validate_name": runtime.validate_name,
         "haproxy_runtime.save_servers_state": lambda path=None, socket=None: {"path": path},
         "haproxy_runtime.wait_drained": lambda *a, **k: {"drained": True, "waited": 0},
         "haproxy_runtime.show_info": runtime.show_info,
     }
     monkeypatch.setattr(maint, "__salt__", salt, raising=False)
+    monkeypatch.setattr(maint, "__utils__", load_utils(), raising=False)
     monkeypatch.setattr(maint, "__context__", {}, raising=False)
     monkeypatch.setattr(maint, "_sorry_answers", lambda cfg: True)
     return tmp_path
 
 
-def test_defaults_agree_with_the_state_tree():
+def test_config_is_the_state_tree_defaults_with_pillar_over_them(pillar):
     tree = yaml.safe_load((REPO / "salt/haproxy_maint/defaults.yaml").read_text())
-    tree = tree["haproxy_maint"]
+    config = maint.config()
+    assert config["sorry_server"] == tree["haproxy_maint"]["sorry_server"]
+    assert config["haproxy"]["backends"]["raw"]["sorry"] is False
+    assert config["haproxy"]["backends"]["app"]["balance"] == "roundrobin", "backend_defaults"
 
-    def check(ours, theirs, path):
-        for key, value in ours.items():
-            assert key in theirs, f"{path}{key} is not in defaults.yaml"
-            if isinstance(value, dict) and value:
-                check(value, theirs[key], f"{path}{key}:")
-            else:
-                assert theirs[key] == value, f"{path}{key}: {value!r} != {theirs[key]!r}"
 
-    check(maint.DEFAULTS, tree, "haproxy_maint:")
+def test_config_masks_the_tls_key(pillar):
+    pillar["tls"] = {"pem": "-----BEGIN PRIVATE KEY-----\nsecret\n"}
+    assert "secret" not in json.dumps(maint.config())
+    assert maint.config()["tls"]["pem"] == maint.MASKED_VALUE
+
+
+def test_backend_defaults_without_sorry_server_are_not_maintained(pillar):
+    pillar["haproxy"]["backend_defaults"] = {"sorry": False}
+    pillar["haproxy"]["backends"]["app"]["sorry"] = True
+    assert maint.maintained_backends() == ["app"]
 
 
 def test_maintained_backends_skip_those_without_sorry_server():
@@ -113,7 +126,7 @@ def test_start_moves_only_ready_servers_and_records_them(runtime, loader):
     record = json.loads(Path(loader / "desired.json").read_text())
     assert record["active"] is True and record["changed"] == {"app": ["app1", "app2"]}
     page = json.loads(Path(loader / "www/maintenance.json").read_text())
-    assert page == {"active": True, "reason": "Upgrade <b>", "eta": "1h"}
+    assert page == {"active": True, "reason": "Upgrade <b>", "eta": "1h", "eta_at": ""}
     assert runtime.servers["app"]["localhost"]["admin"] == "ready"
 
 

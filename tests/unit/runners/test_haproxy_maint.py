@@ -1,98 +1,236 @@
-"""Validation of maintenance requests on the master, without a master."""
+"""The master's side without a master: who may ask, what is checked, what is recorded, what
+the operator's exit code says. The LBs are a fake that records what it was asked."""
+
+import datetime
+import os
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.support.load import load_module
+from tests.support.load import REPO, load_module, load_utils
 
 runner = load_module("_runners/haproxy_maint.py", "haproxy_maint_runner")
 
-ENVIRONMENTS = {"prod": {"allow": ["ops-*", "ci"]}, "dev": {"allow": ["*"]}}
+ENVIRONMENTS = {
+    "prod": {"allow": ["ops-*", "ci"]},
+    "dev": {"allow": ["*"], "trust": "minion-id"},
+    "empty": {"allow": ["*"], "trust": "minion-id", "target": "nothing*", "tgt_type": "glob"},
+}
+BACKEND = {"servers": {"a1": "127.0.0.1:9001"}, "bind": {"http": "127.0.0.1:9002", "https": ""}}
 PILLAR = {
     "haproxy_maint": {
-        "haproxy": {"backends": {"app": {}, "api": {}, "static": {"sorry": False}}},
+        "env": "prod",
+        "haproxy": {
+            "backends": {
+                "app": BACKEND,
+                "api": {**BACKEND, "bind": {"http": "127.0.0.1:9003", "https": ""}},
+                "static": {
+                    **BACKEND,
+                    "sorry": False,
+                    "bind": {"http": "127.0.0.1:9004", "https": ""},
+                },
+            }
+        },
         "sorry_server": {"name": "sorry"},
     }
 }
 
 
 class FakeCache:
+    def __init__(self):
+        self.banks = {"pillar": {"lb1": PILLAR, "lb2": PILLAR}}
+        self.reads = []
+
     def fetch(self, bank, key):
-        return PILLAR if bank == "pillar" else {}
+        self.reads.append((bank, key))
+        return self.banks.get(bank, {}).get(key, {})
+
+    def store(self, bank, key, data):
+        self.banks.setdefault(bank, {})[key] = data
 
 
 class FakeCkMinions:
+    calls = 0
+
     def __init__(self, opts):
         pass
 
     def check_minions(self, target, tgt_type):
-        assert target == "I@haproxy_maint:env:prod" or target.startswith("I@")
-        return {"minions": ["lb1", "lb2"], "missing": []}
+        FakeCkMinions.calls += 1
+        minions = [] if target.startswith("nothing") else ["lb1", "lb2"]
+        return {"minions": minions, "missing": []}
+
+
+class FakeLBs:
+    """What the publish would do: records the calls, answers as every LB would."""
+
+    def __init__(self):
+        self.calls = []
+        self.answer = {"state": "changed", "changed": {"app": ["a1"]}}
+        self.silent = set()
+
+    def __call__(self, lbs, fun, kwargs, timeout):
+        self.calls.append((tuple(lbs), fun, kwargs))
+        return {
+            lb: {"outcome": "did not answer"}
+            if lb in self.silent
+            else {"outcome": "ok", **self.answer}
+            for lb in lbs
+        }
+
+
+@pytest.fixture
+def cache():
+    return FakeCache()
+
+
+@pytest.fixture
+def lbs():
+    return FakeLBs()
+
+
+@pytest.fixture
+def fired(monkeypatch):
+    events = []
+    monkeypatch.setattr(runner, "_fire", lambda tag, data: events.append((tag, data)))
+    monkeypatch.setattr(runner, "_answer", lambda *args: events.append(("answer", args)))
+    return events
 
 
 @pytest.fixture(autouse=True)
-def master(monkeypatch, tmp_path):
-    opts = {"haproxy_maint": {"environments": ENVIRONMENTS}, "cachedir": str(tmp_path)}
+def master(monkeypatch, tmp_path, cache, lbs, fired):
+    import yaml
+
+    opts = {
+        "haproxy_maint": {"environments": ENVIRONMENTS},
+        "cachedir": str(tmp_path),
+        "pki_dir": str(tmp_path / "pki"),
+    }
+    defaults = yaml.safe_load((REPO / "salt/haproxy_maint/defaults.yaml").read_text())
     monkeypatch.setattr(runner, "__opts__", opts, raising=False)
-    monkeypatch.setattr(runner.salt.cache, "factory", lambda opts: FakeCache())
+    monkeypatch.setattr(runner, "__context__", {}, raising=False)
+    monkeypatch.setattr(runner, "__utils__", load_utils(), raising=False)
+    monkeypatch.setattr(runner, "_lb_defaults", lambda: defaults["haproxy_maint"])
+    monkeypatch.setattr(runner.salt.cache, "factory", lambda opts: cache)
     monkeypatch.setattr(runner.salt.utils.minions, "CkMinions", FakeCkMinions)
+    monkeypatch.setattr(runner, "_call_lbs", lbs)
     return opts
 
 
-def test_valid_start_with_defaults():
-    action, env, params = runner.validate("maint/start", {"env": "prod"}, "ops-1")
-    assert (action, env) == ("start", "prod")
-    assert params == {"backends": None, "mode": "maint", "reason": "", "eta": ""}
+def event(fields, sender="ops-1"):
+    return {"id": sender, "data": fields, "_stamp": "2026-11-26T10:00:00.000000"}
 
 
-def test_valid_drain_with_backends():
-    _action, _env, params = runner.validate(
-        "maint/start",
-        {"env": "prod", "backends": ["app", "api", "app"], "mode": "drain", "drain_timeout": 30},
-        "ci",
-    )
-    assert params["backends"] == ["api", "app"] and params["drain_timeout"] == 30
+# --- plain events (trust minion-id) ------------------------------------------------------
+
+
+def test_valid_plain_start_in_a_minion_id_env(lbs, cache, fired):
+    result = runner.handle_event("maint/start", event({"env": "dev", "reason": "Upgrade"}))
+    assert result["state"] == "ok" and result["retcode"] == 0
+    assert lbs.calls[0][1] == "haproxy_maint.start"
+    assert lbs.calls[0][2]["reason"] == "Upgrade"
+    assert cache.banks[runner.DESIRED_BANK]["dev"]["active"] is True
+    assert fired[-1][0] == "maint/result"
 
 
 @pytest.mark.parametrize(
     ("tag", "fields", "sender", "why"),
     [
-        ("maint/start", {"env": "prod"}, "intruder", "may not trigger"),
-        ("maint/start", {"env": "prod"}, None, "no authenticated sender"),
-        ("maint/start", {"env": "prod"}, "", "no authenticated sender"),
+        ("maint/start", {"env": "prod"}, "intruder", "signed requests only"),
+        ("maint/start", {"env": "dev"}, None, "no sender"),
         ("maint/start", {}, "ops-1", "env is missing"),
         ("maint/start", {"env": "qa"}, "ops-1", "unknown env"),
-        ("maint/start", {"env": "prod", "backends": ["static"]}, "ops-1", "unknown backend"),
-        ("maint/start", {"env": "prod", "backends": ["sorry"]}, "ops-1", "sorry server"),
-        ("maint/start", {"env": "prod", "backends": ["localhost"]}, "ops-1", "sorry server"),
-        ("maint/start", {"env": "prod", "backends": ["a b"]}, "ops-1", "invalid backend"),
-        ("maint/start", {"env": "prod", "backends": ["a" * 101]}, "ops-1", "invalid backend"),
-        ("maint/start", {"env": "prod", "backends": ["app"] * 201}, "ops-1", "more than"),
-        ("maint/start", {"env": "prod", "backends": {"app": 1}}, "ops-1", "must be a list"),
-        ("maint/start", {"env": "prod", "mode": None}, "ops-1", "mode"),
-        ("maint/start", {"env": "prod", "mode": "drain", "drain_timeout": True}, "ops-1", "number"),
-        ("maint/start", {"env": "prod", "mode": "drain", "drain_timeout": -1}, "ops-1", "between"),
-        ("maint/start", {"env": "prod", "eta": "x" * 101}, "ops-1", "longer than"),
-        ("maint/start", {"env": "prod", "reason": "a\x00b"}, "ops-1", "control"),
-        ("maint/stop", {"env": "prod", "reason": "x"}, "ops-1", "unknown fields"),
-        ("maint/stop", "prod", "ops-1", "mapping"),
-        ("maint/restart", {"env": "prod"}, "ops-1", "unknown tag"),
+        ("maint/start", {"env": "../../etc"}, "ops-1", "invalid env"),
+        ("maint/start", {"env": "dev", "backends": ["static"]}, "ops-1", "unknown backend"),
+        ("maint/start", {"env": "dev", "backends": ["sorry"]}, "ops-1", "sorry server"),
+        ("maint/start", {"env": "dev", "backends": ["a b"]}, "ops-1", "invalid backend"),
+        ("maint/start", {"env": "dev", "backends": ["app;x"]}, "ops-1", "invalid backend"),
+        ("maint/start", {"env": "dev", "backends": ["a" * 65]}, "ops-1", "invalid backend"),
+        ("maint/start", {"env": "dev", "backends": ["app"] * 201}, "ops-1", "more than"),
+        ("maint/start", {"env": "dev", "backends": []}, "ops-1", "empty list"),
+        ("maint/start", {"env": "dev", "backends": "app"}, "ops-1", "must be a list"),
+        ("maint/start", {"env": "dev", "mode": "reboot"}, "ops-1", "mode"),
+        ("maint/start", {"env": "dev", "mode": "drain", "drain_timeout": True}, "ops-1", "number"),
+        ("maint/start", {"env": "dev", "mode": "drain", "drain_timeout": -1}, "ops-1", "between"),
+        ("maint/start", {"env": "dev", "eta": "x" * 101}, "ops-1", "longer than"),
+        ("maint/start", {"env": "dev", "eta": 1320}, "ops-1", "quote it"),
+        ("maint/start", {"env": "dev", "reason": True}, "ops-1", "quote it"),
+        ("maint/start", {"env": "dev", "reason": "VALUE_TRIMMED"}, "ops-1", "trimmed"),
+        ("maint/start", {"env": "dev", "reason": "a\x00b"}, "ops-1", "control"),
+        ("maint/start", {"env": "dev", "bypass": ["0.0.0.0/0"]}, "ops-1", "every address"),
+        ("maint/start", {"env": "dev", "eta_at": "22:00"}, "ops-1", "ISO 8601"),
+        ("maint/start", {"env": "dev", "test": "yes"}, "ops-1", "true or false"),
+        ("maint/stop", {"env": "dev", "reason": "x"}, "ops-1", "unknown fields"),
+        ("maint/stop", "dev", "ops-1", "mapping"),
+        ("maint/start", {"env": "empty"}, "ops-1", "no LB matches"),
     ],
 )
-def test_rejected(tag, fields, sender, why):
-    with pytest.raises(runner.Rejected) as err:
-        runner.validate(tag, fields, sender)
-    assert why in str(err.value)
+def test_rejected_changes_nothing(tag, fields, sender, why, lbs, cache, fired):
+    result = runner.handle_event(tag, event(fields, sender))
+    assert result["state"] == "rejected" and result["retcode"] == runner.RETCODE_REJECTED
+    assert why in result["why"]
+    assert lbs.calls == [] and runner.DESIRED_BANK not in cache.banks
+    assert fired[-1][0] == "maint/rejected"
 
 
-def test_operator_path_skips_only_the_allow_list():
-    assert runner.validate("maint/stop", {"env": "prod"}, "master:root", check_sender=False)[0]
-    with pytest.raises(runner.Rejected):
-        runner.validate("maint/stop", {"env": "qa"}, "master:root", check_sender=False)
+@pytest.mark.parametrize("tag", ["maint/start/x", "MAINT/START", "maint/result", "maint/rejected"])
+def test_other_tags_are_ignored_without_an_answer(tag, lbs, fired):
+    assert runner.handle_event(tag, event({"env": "dev"}))["state"] == "ignored"
+    assert lbs.calls == [] and fired == []
 
 
-def test_default_env(master):
-    master["haproxy_maint"]["default_env"] = "dev"
-    assert runner.validate("maint/start", {}, "anyone")[1] == "dev"
+def test_incomplete_run_exits_1(lbs):
+    lbs.silent = {"lb2"}
+    result = runner.start("dev")
+    assert result["state"] == "incomplete" and result["failed"] == ["lb2"]
+    assert result["retcode"] == runner.RETCODE_INCOMPLETE
+
+
+def test_operator_unknown_env_exits_2_with_data():
+    result = runner.start("prd")
+    assert result["retcode"] == 2 and "unknown env 'prd'" in result["why"]
+
+
+def test_operator_dry_run_records_nothing(lbs, cache):
+    result = runner.start("prod", test=True)
+    assert result["state"] == "planned" and result["test"] is True
+    assert lbs.calls[0][2]["test"] is True
+    assert runner.DESIRED_BANK not in cache.banks
+
+
+def test_desired_refuses_a_path_like_env():
+    assert runner.desired("../../etc/x")["retcode"] == 2
+
+
+def test_stop_reports_servers_not_up(lbs):
+    lbs.answer = {"state": "changed", "changed": {"app": ["a1"]}, "not_up": {"app": ["a1"]}}
+    result = runner.stop("dev")
+    assert result["not_up"] == {"lb1": {"app": ["a1"]}, "lb2": {"app": ["a1"]}}
+
+
+def test_catch_up_of_a_non_lb_reads_only_its_own_pillar(cache):
+    FakeCkMinions.calls = 0
+    result = runner.catch_up("web7")
+    assert result["state"] == "not an LB"
+    assert cache.reads == [("pillar", "web7"), ("minions/web7", "data")]
+    assert FakeCkMinions.calls == 0
+
+
+def test_catch_up_of_an_lb_applies_the_desired_state(lbs, cache):
+    cache.store(runner.DESIRED_BANK, "prod", {"active": True, "backends": None, "reason": "r"})
+    result = runner.catch_up("lb1")
+    assert lbs.calls == [(("lb1",), "haproxy_maint.start", lbs.calls[0][2])]
+    assert lbs.calls[0][2]["reason"] == "r" and result["state"] == "ok"
+
+
+def test_an_older_request_does_not_overwrite_a_newer_one(lbs, cache):
+    runner.handle_event("maint/start", {**event({"env": "dev"}), "_stamp": "2026-11-26T10:00:02"})
+    result = runner.handle_event(
+        "maint/stop", {**event({"env": "dev"}), "_stamp": "2026-11-26T10:00:01"}
+    )
+    assert result["state"] == "superseded"
+    assert cache.banks[runner.DESIRED_BANK]["dev"]["active"] is True
 
 
 def test_next_desired_stop_of_some_backends_keeps_the_rest():
@@ -104,16 +242,139 @@ def test_next_desired_stop_of_some_backends_keeps_the_rest():
     assert wanted["active"] is False
 
 
-def test_next_desired_start_merges_backends():
-    current = {"active": True, "backends": ["api"]}
-    wanted = runner._next_desired(current, "start", {"backends": ["app"]}, "ops", "s", [])
-    assert wanted["backends"] == ["api", "app"]
-
-
 def test_stamps_order_as_strings():
-    import datetime
-
     early = runner._stamp(datetime.datetime(2026, 1, 1, 0, 0, 0))
     late = runner._stamp(datetime.datetime(2026, 1, 1, 0, 0, 0, 1))
     assert early < late and len(early) == len(late)
     assert runner._event_stamp({"_stamp": "2026-01-01T00:00:00+00:00"}) == early
+
+
+# --- scheduled windows -------------------------------------------------------------------
+
+
+def test_a_window_starts_and_ends_by_itself(lbs, cache, monkeypatch):
+    now = datetime.datetime(2026, 11, 28, 1, 0, tzinfo=datetime.timezone.utc)
+    monkeypatch.setattr(runner, "_now", lambda: now)
+    result = runner.start("dev", at="2026-11-28T02:00:00Z", duration="2h", reason="Saturday")
+    assert result["state"] == "scheduled" and lbs.calls == []
+    assert result["window"] == {
+        "start_at": "2026-11-28T02:00:00Z",
+        "end_at": "2026-11-28T04:00:00Z",
+    }
+    assert runner.run_windows() == {}
+    now = now.replace(hour=2)
+    assert runner.run_windows()["dev"]["action"] == "start"
+    assert lbs.calls[-1][2]["eta_at"] == "2026-11-28T04:00:00Z"
+    assert lbs.calls[-1][2]["reason"] == "Saturday"
+    now = now.replace(hour=4)
+    assert runner.run_windows()["dev"]["action"] == "stop"
+    assert cache.banks[runner.DESIRED_BANK]["dev"]["active"] is False
+    assert runner.run_windows() == {}
+
+
+def test_a_pending_window_is_cancelled(lbs, monkeypatch):
+    now = datetime.datetime(2026, 11, 28, 1, 0, tzinfo=datetime.timezone.utc)
+    monkeypatch.setattr(runner, "_now", lambda: now)
+    runner.start("dev", at="2026-11-28T02:00:00Z")
+    assert runner.cancel("dev")["state"] == "cancelled"
+    assert runner.cancel("dev")["retcode"] == 2
+    now = now.replace(hour=3)
+    assert runner.run_windows() == {} and lbs.calls == []
+
+
+# --- signed requests ---------------------------------------------------------------------
+
+
+def make_key(directory, name):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    directory.mkdir(parents=True, exist_ok=True)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    (directory / f"{name}.pem").write_bytes(pem)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return directory / f"{name}.pem", public
+
+
+@pytest.fixture
+def ops_key(master, tmp_path):
+    private, public = make_key(tmp_path / "ops-1", "minion")
+    accepted = tmp_path / "pki" / "minions"
+    accepted.mkdir(parents=True)
+    (accepted / "ops-1").write_bytes(public)
+    return private
+
+
+def signed(fields, key, sender="ops-1", tag="maint/start", now=None):
+    sign = load_utils()["haproxy_maint_signing.sign"]
+    return {**fields, "signature": sign(tag, sender, fields, str(key), now=now)}
+
+
+def test_a_signed_request_is_accepted_and_answered(ops_key, lbs, fired):
+    result = runner.handle_event("maint/start", event(signed({"env": "prod"}, ops_key)))
+    assert result["state"] == "ok" and result["sender"] == "ops-1"
+    assert any(tag == "answer" and args[0] == "ops-1" for tag, args in fired)
+
+
+def test_a_replayed_signed_request_is_refused(ops_key, lbs):
+    fields = signed({"env": "prod"}, ops_key)
+    runner.handle_event("maint/start", event(fields))
+    result = runner.handle_event("maint/start", event(fields))
+    assert result["state"] == "rejected" and "replay" in result["why"]
+    assert len(lbs.calls) == 1
+
+
+def test_the_nonce_store_survives_a_restart(ops_key, lbs, master):
+    fields = signed({"env": "prod"}, ops_key)
+    runner.handle_event("maint/start", event(fields))
+    assert os.path.exists(os.path.join(master["cachedir"], "haproxy_maint", runner.NONCE_FILE))
+    runner.__context__.clear()  # a new master process knows only what is on disk
+    assert "replay" in runner.handle_event("maint/start", event(fields))["why"]
+
+
+def test_a_stale_signed_request_is_refused(ops_key, lbs):
+    fields = signed({"env": "prod"}, ops_key, now=1_000_000_000)
+    result = runner.handle_event("maint/start", event(fields))
+    assert "stale" in result["why"] and lbs.calls == []
+
+
+def test_a_changed_field_breaks_the_signature(ops_key, lbs):
+    fields = {**signed({"env": "prod", "reason": "a"}, ops_key), "reason": "b"}
+    assert "does not verify" in runner.handle_event("maint/start", event(fields))["why"]
+
+
+def test_a_signature_by_another_minions_key_is_refused(master, tmp_path, ops_key, lbs):
+    other, _ = make_key(tmp_path / "lb1", "minion")
+    fields = signed({"env": "prod"}, other, sender="ops-1")
+    assert "does not verify" in runner.handle_event("maint/start", event(fields))["why"]
+
+
+def test_a_pending_key_does_not_count(master, tmp_path, lbs):
+    private, public = make_key(tmp_path / "ops-2", "minion")
+    pending = tmp_path / "pki" / "minions_pre"
+    pending.mkdir(parents=True)
+    (pending / "ops-2").write_bytes(public)
+    fields = signed({"env": "prod"}, private, sender="ops-2")
+    result = runner.handle_event("maint/start", event(fields, "ops-2"))
+    assert "no accepted key" in result["why"] and lbs.calls == []
+
+
+def test_a_forged_id_with_a_real_signature_is_refused(ops_key, lbs):
+    # A batched event can carry any id: the signature names ops-1, the event says lb1.
+    fields = signed({"env": "prod"}, ops_key)
+    result = runner.handle_event("maint/start", event(fields, sender="lb1"))
+    assert result["state"] == "rejected" and lbs.calls == []
+
+
+def test_a_signed_sender_outside_the_allow_list_is_refused(master, tmp_path, lbs):
+    private, public = make_key(tmp_path / "web1", "minion")
+    accepted = tmp_path / "pki" / "minions"
+    accepted.mkdir(parents=True, exist_ok=True)
+    (accepted / "web1").write_bytes(public)
+    fields = signed({"env": "prod"}, private, sender="web1")
+    result = runner.handle_event("maint/start", event(fields, "web1"))
+    assert "may not trigger" in result["why"] and lbs.calls == []

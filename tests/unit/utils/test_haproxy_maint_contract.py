@@ -1,17 +1,16 @@
-"""haproxy_pillar.validate: good maps pass, every bad key is named in the error."""
+"""One reading of an LB's config (_utils/haproxy_maint_contract.py): good maps pass, every
+bad key is named in the error, backend_defaults reach every backend."""
 
 import copy
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 from salt.exceptions import SaltInvocationError
 from salt.utils.dictupdate import merge
 
-REPO = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(REPO / "_modules"))
-import haproxy_pillar  # noqa: E402 (after the sys.path line)
+from tests.support.load import REPO, utils_module
+
+lbconfig = utils_module("haproxy_maint_contract")
 
 DEFAULTS = yaml.safe_load((REPO / "salt/haproxy_maint/defaults.yaml").read_text())["haproxy_maint"]
 ENVIRONMENTS = ("prod", "staging", "dev")
@@ -45,13 +44,13 @@ def dev_with(**changes):
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_every_environment_passes(env):
-    config = haproxy_pillar.validate(merged(env_pillar(env)))
+    config = lbconfig.validate(merged(env_pillar(env)))
     assert config["env"] == env
     assert config["haproxy"]["backends"]
 
 
 def test_backend_defaults_fill_every_backend():
-    config = haproxy_pillar.validate(merged(env_pillar("dev")))
+    config = lbconfig.validate(merged(env_pillar("dev")))
     app = config["haproxy"]["backends"]["app"]
     assert app["sorry"] is True
     assert app["balance"] == "roundrobin"
@@ -59,7 +58,7 @@ def test_backend_defaults_fill_every_backend():
 
 
 def test_defaults_alone_pass():
-    assert haproxy_pillar.validate(merged({}))["haproxy"]["backends"] == {}
+    assert lbconfig.validate(merged({}))["haproxy"]["backends"] == {}
 
 
 @pytest.mark.parametrize(
@@ -87,6 +86,11 @@ def test_defaults_alone_pass():
         ({"haproxy__runtime__tcp": "0.0.0.0:9999"}, "haproxy:runtime:tcp"),
         ({"haproxy__runtime__tcp": "10.0.0.1:9999"}, "haproxy:runtime:tcp"),
         ({"haproxy__runtime__mode": "666x"}, "haproxy:runtime:mode"),
+        ({"haproxy__runtime__mode": "666"}, "haproxy:runtime:mode"),
+        ({"haproxy__runtime__mode": "604"}, "haproxy:runtime:mode"),
+        ({"haproxy__backends__app__servers__" + "a" * 65: "h:1"}, "haproxy:backends:app:servers"),
+        ({"sorry_server__name": "sorry;x"}, "sorry_server:name"),
+        ({"maintenance__not_up_wait": -1}, "maintenance:not_up_wait"),
         ({"haproxy__runtime__timeout": "5"}, "haproxy:runtime:timeout"),
         ({"haproxy__runtime": None}, "haproxy:runtime"),
         ({"haproxy__config_file": "haproxy.cfg"}, "haproxy:config_file"),
@@ -106,12 +110,12 @@ def test_defaults_alone_pass():
 )
 def test_bad_key_is_named(changes, key):
     with pytest.raises(SaltInvocationError, match=f"haproxy_maint:{key}[: ]"):
-        haproxy_pillar.validate(dev_with(**changes))
+        lbconfig.validate(dev_with(**changes))
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1:9999", "127.1.2.3:1", "[::1]:9999"])
 def test_loopback_tcp_socket_passes(address):
-    assert haproxy_pillar.validate(dev_with(haproxy__runtime__tcp=address))
+    assert lbconfig.validate(dev_with(haproxy__runtime__tcp=address))
 
 
 @pytest.mark.parametrize(
@@ -125,8 +129,22 @@ def test_loopback_tcp_socket_passes(address):
     ],
 )
 def test_is_loopback(host, expected):
-    assert haproxy_pillar.is_loopback(host) is expected
+    assert lbconfig.is_loopback(host) is expected
 
 
 def test_split_hostport_ipv6():
-    assert haproxy_pillar.split_hostport("k", "[::1]:8080") == ("[::1]", 8080)
+    assert lbconfig.split_hostport("k", "[::1]:8080") == ("[::1]", 8080)
+
+
+def test_lb_config_merges_pillar_over_defaults_once_for_everyone():
+    pillar = env_pillar("dev")
+    pillar["haproxy"]["backend_defaults"] = {"sorry": False}
+    config = lbconfig.lb_config(copy.deepcopy(DEFAULTS), pillar)
+    assert config["haproxy"]["backends"]["app"]["sorry"] is False
+    assert lbconfig.maintained_backends(config) == []
+    assert config["sorry_server"]["port"] == DEFAULTS["sorry_server"]["port"]
+
+
+def test_lb_config_refuses_a_pillar_that_is_not_a_mapping():
+    with pytest.raises(SaltInvocationError, match="haproxy_maint"):
+        lbconfig.lb_config(copy.deepcopy(DEFAULTS), "prod")

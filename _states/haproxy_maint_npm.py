@@ -3,11 +3,26 @@ Install Node.js packages with npm (the ``npm.installed`` state).
 
 Salt 3008 ships the ``npm`` execution module but no longer its state module; this
 one restores ``npm.installed`` for what this state tree needs: one package at an
-exact version, global (``dir`` unset) or in a directory. Delete this file when
-Salt (or an extension) provides the state again.
+exact version, global (``dir`` unset) or in a directory. It loads only where
+Salt has no such state (``__virtual__``), under its own file name, so it never hides
+Salt's own.
 """
 
+import importlib.util
+
 from salt.exceptions import CommandExecutionError
+
+__virtualname__ = "npm"
+
+
+def __virtual__():
+    """Only where Salt has no ``npm`` state of its own (Salt 3008 dropped it): a Salt that
+    ships one (3007) keeps its own, complete one."""
+    if importlib.util.find_spec("salt.states.npm") is not None:
+        return (False, "Salt ships its own npm state; this fallback stays unloaded")
+    if "npm.status" not in __salt__ and "npm.list" not in __salt__:
+        return (False, "the npm execution module is not available")
+    return __virtualname__
 
 
 def _split_spec(name):

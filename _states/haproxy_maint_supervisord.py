@@ -7,9 +7,23 @@ state tree needs. Every call goes through ``__salt__["supervisord.*"]``.
 Delete this file when Salt (or an extension) provides the state again.
 """
 
+import importlib.util
 import time
 
 from salt.exceptions import CommandExecutionError
+
+__virtualname__ = "supervisord"
+
+
+def __virtual__():
+    """Only where Salt has no ``supervisord`` state of its own (Salt 3008 dropped it): a Salt that
+    ships one (3007) keeps its own, complete one."""
+    if importlib.util.find_spec("salt.states.supervisord") is not None:
+        return (False, "Salt ships its own supervisord state; this fallback stays unloaded")
+    if "supervisord.status" not in __salt__ and "supervisord.list" not in __salt__:
+        return (False, "the supervisord execution module is not available")
+    return __virtualname__
+
 
 SETTLE_SECONDS = 10
 POLL_SECONDS = 0.2

@@ -1,0 +1,455 @@
+"""
+HAProxy's runtime API protocol: names, the wire, the answers.
+
+Used by the ``haproxy_runtime`` execution module (the only code that opens a runtime socket
+on an LB). Loaded as ``__utils__["haproxy_runtime_proto.<function>"]``. Names are checked
+before they reach a command by the contract's name rule (``haproxy_maint_contract.check_name``).
+
+- :py:func:`exchange` sends many commands over one connection in prompt mode and maps every
+  answer back to its command.
+- The parsers turn ``show info``, ``show stat`` and ``show servers state`` into typed dicts.
+- Errors are typed (see :py:func:`errors`): the socket is unreachable, access to it is
+  denied, HAProxy refused a command, or its answer was not what the protocol says.
+"""
+
+import csv
+import selectors
+import socket as socketlib
+import types
+
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+SERVER_STATES = ("ready", "drain", "maint")
+# In interactive ("prompt") mode HAProxy ends every answer with a newline and a "> " prompt,
+# which is what lets one connection carry many commands and still tell the answers apart.
+PROMPT = "\n> "
+READ_CHUNK = 65536
+# srv_admin_state bits of `show servers state` (HAProxy's SRV_ADMF_* flags).
+ADMIN_FLAGS = {
+    0x01: "FMAINT",
+    0x02: "IMAINT",
+    0x04: "CMAINT",
+    0x08: "FDRAIN",
+    0x10: "IDRAIN",
+    0x20: "RMAINT",
+    0x40: "HMAINT",
+}
+MAINT_FLAGS = 0x01 | 0x02 | 0x04 | 0x20 | 0x40
+DRAIN_FLAGS = 0x08 | 0x10
+OP_STATES = {0: "stopped", 1: "starting", 2: "running", 3: "stopping"}
+# `show stat` type column.
+STAT_TYPES = {0: "frontend", 1: "backend", 2: "server", 3: "listener"}
+# Error answers that HAProxy gives to commands that otherwise answer nothing or data.
+ERROR_PREFIXES = (
+    "No such",
+    "Unknown command",
+    "Permission denied",
+    "Require ",
+    "Invalid ",
+    "Missing ",
+    "Can't ",
+    "Cannot ",
+    "Unexpected ",
+    "unknown ",
+)
+
+
+class RuntimeAPIError(CommandExecutionError):
+    """A runtime API call failed."""
+
+
+class RuntimeUnreachable(RuntimeAPIError):
+    """Nothing answers on the socket: it does not exist, refuses, or times out."""
+
+
+class RuntimeAccessDenied(RuntimeAPIError):
+    """The socket exists but this process may not use it."""
+
+
+class RuntimeRefused(RuntimeAPIError):
+    """HAProxy answered a command with an error."""
+
+
+class RuntimeProtocolError(RuntimeAPIError):
+    """An answer is not what the protocol says (cut short, unknown format)."""
+
+
+_ERRORS = types.SimpleNamespace(
+    RuntimeAPIError=RuntimeAPIError,
+    RuntimeUnreachable=RuntimeUnreachable,
+    RuntimeAccessDenied=RuntimeAccessDenied,
+    RuntimeRefused=RuntimeRefused,
+    RuntimeProtocolError=RuntimeProtocolError,
+)
+
+
+def errors():
+    """
+    The exception classes, for callers that catch one kind:
+    ``except __utils__["haproxy_runtime_proto.errors"]().RuntimeUnreachable:``. All are
+    ``CommandExecutionError`` subclasses.
+    """
+    return _ERRORS
+
+
+# --- names and commands -----------------------------------------------------------------
+
+
+def check_state(state):
+    """
+    Return ``state`` if it is ``ready``, ``drain`` or ``maint``, else raise
+    ``SaltInvocationError``.
+
+    state
+        The admin state.
+    """
+    if state not in SERVER_STATES:
+        raise SaltInvocationError(
+            f"invalid server state {state!r}: use one of {', '.join(SERVER_STATES)}"
+        )
+    return state
+
+
+def check_command(command):
+    """
+    Return a raw runtime command if it is one command, else raise ``SaltInvocationError``.
+
+    command
+        The command text; ``;`` and newlines are refused (HAProxy would run several).
+    """
+    if not isinstance(command, str) or not command.strip():
+        raise SaltInvocationError(f"invalid runtime command {command!r}")
+    if any(char in command for char in ";\r\n"):
+        raise SaltInvocationError(
+            f"runtime command {command!r} holds ';' or a newline, which HAProxy would run "
+            "as several commands; send them as separate items"
+        )
+    return command
+
+
+def parse_socket(socket):
+    """
+    Split a runtime socket address into ``(family, address)``.
+
+    socket
+        A unix socket path (absolute) or ``host:port``; ``unix@`` and ``ipv4@``/``ipv6@``
+        prefixes, as in haproxy.cfg, are accepted.
+    """
+    if not isinstance(socket, str) or not socket or any(c in socket for c in "\r\n\0"):
+        raise SaltInvocationError(f"invalid runtime socket {socket!r}")
+    for prefix in ("unix@", "ipv4@", "ipv6@"):
+        if socket.startswith(prefix):
+            socket = socket[len(prefix) :]
+    if socket.startswith("/"):
+        return socketlib.AF_UNIX, socket
+    host, sep, port = socket.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SaltInvocationError(
+            f"invalid runtime socket {socket!r}: use an absolute unix socket path or host:port"
+        )
+    family = socketlib.AF_INET6 if ":" in host else socketlib.AF_INET
+    return family, (host, int(port))
+
+
+# --- the wire ---------------------------------------------------------------------------
+
+
+def _connect(target, timeout):
+    family, address = parse_socket(target)
+    sock = socketlib.socket(family, socketlib.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(address)
+    except FileNotFoundError as err:
+        sock.close()
+        raise RuntimeUnreachable(
+            f"HAProxy runtime socket {target} does not exist (is haproxy running?)"
+        ) from err
+    except PermissionError as err:
+        sock.close()
+        raise RuntimeAccessDenied(f"permission denied on HAProxy runtime socket {target}") from err
+    except TimeoutError as err:
+        sock.close()
+        raise RuntimeUnreachable(
+            f"timed out connecting to HAProxy runtime socket {target}"
+        ) from err
+    except OSError as err:
+        sock.close()
+        raise RuntimeUnreachable(
+            f"cannot connect to HAProxy runtime socket {target}: {err.strerror or err}"
+        ) from err
+    return sock
+
+
+def _send_and_read(target, payload, timeout):
+    """Send ``payload``, read until HAProxy closes; return the raw bytes."""
+    sock = _connect(target, timeout)
+    sock.setblocking(False)
+    received = []
+    sent = 0
+    selector = selectors.DefaultSelector()
+    # Write and read together: a big batch must not fill both socket buffers and stall.
+    selector.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
+    try:
+        while sent < len(payload):
+            events = selector.select(timeout)
+            if not events:
+                raise RuntimeUnreachable(
+                    f"timed out after {timeout}s waiting for HAProxy runtime socket {target}"
+                )
+            _key, mask = events[0]
+            if mask & selectors.EVENT_WRITE:
+                sent += sock.send(payload[sent:])
+            if mask & selectors.EVENT_READ:
+                chunk = sock.recv(READ_CHUNK)
+                if not chunk:
+                    return b"".join(received)  # closed early; the caller counts the answers
+                received.append(chunk)
+        # All sent: plain blocking reads until HAProxy closes after "quit".
+        sock.settimeout(timeout)
+        while chunk := sock.recv(READ_CHUNK):
+            received.append(chunk)
+    except TimeoutError as err:
+        raise RuntimeUnreachable(
+            f"timed out after {timeout}s waiting for HAProxy runtime socket {target}"
+        ) from err
+    except OSError as err:
+        raise RuntimeUnreachable(
+            f"HAProxy runtime socket {target} failed: {err.strerror or err}"
+        ) from err
+    finally:
+        selector.close()
+        sock.close()
+    return b"".join(received)
+
+
+def split_answers(text, count, target):
+    """
+    Split a prompt-mode reply into the answers of ``count`` commands.
+
+    text
+        The reply: ``"\\n> "`` after ``prompt``, then each answer followed by ``"\\n> "``.
+
+    count
+        How many commands were sent.
+
+    target
+        The socket, for the message when answers are missing.
+    """
+    parts = text.split(PROMPT)
+    answers = parts[1 : 1 + count]
+    if len(answers) < count or len(parts) < count + 2:
+        raise RuntimeProtocolError(
+            f"HAProxy runtime socket {target} closed the connection after "
+            f"{max(len(parts) - 2, 0)} of {count} answers"
+        )
+    return [answer[:-1] if answer.endswith("\n") else answer for answer in answers]
+
+
+def exchange(target, commands, timeout):
+    """
+    Run ``commands`` (already checked) over one connection; return their answers in order.
+
+    target
+        Unix socket path or ``host:port``.
+
+    commands
+        Runtime commands, each checked by :py:func:`check_command` or built from checked
+        names.
+
+    timeout
+        Seconds to connect and for each read.
+    """
+    payload = ("prompt\n" + "".join(f"{command}\n" for command in commands) + "quit\n").encode()
+    text = _send_and_read(target, payload, timeout).decode("utf-8", errors="replace")
+    return split_answers(text, len(commands), target)
+
+
+def is_error(answer):
+    """
+    Tell whether an answer is one of HAProxy's error answers.
+
+    answer
+        The answer text of one command.
+    """
+    first = answer.strip().splitlines()[0] if answer.strip() else ""
+    return first.startswith(ERROR_PREFIXES)
+
+
+def check_answer(command, answer):
+    """
+    Return ``answer``, or raise ``RuntimeRefused`` naming ``command`` if it is an error.
+
+    command
+        The command, for the message.
+
+    answer
+        Its answer.
+    """
+    if is_error(answer):
+        raise RuntimeRefused(f"HAProxy refused {command!r}: {answer.strip()}")
+    return answer
+
+
+def check_silent(labels, answers):
+    """
+    For commands that answer nothing on success: raise ``RuntimeRefused`` naming each one
+    that answered something, and how many others were applied.
+
+    labels
+        What each command acted on (``backend/server``), in order.
+
+    answers
+        Their answers, in order.
+    """
+    failures = [
+        f"{label}: {answer.strip().splitlines()[0]}"
+        for label, answer in zip(labels, answers)
+        if answer.strip()
+    ]
+    if failures:
+        done = len(answers) - len(failures)
+        raise RuntimeRefused(
+            f"HAProxy refused {len(failures)} of {len(answers)} commands "
+            f"({done} applied): {'; '.join(failures)}"
+        )
+    return answers
+
+
+# --- parsers ----------------------------------------------------------------------------
+
+
+def _typed(value):
+    if value == "":
+        return None
+    if value.lstrip("-").isdigit():
+        return int(value)
+    return value
+
+
+def parse_info(text):
+    """
+    Parse the answer of ``show info`` into a dict, numbers as ints.
+
+    text
+        The raw answer.
+    """
+    info = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            info[key.strip()] = _typed(value.strip())
+    return info
+
+
+def parse_stat(text):
+    """
+    Parse the CSV answer of ``show stat`` into a list of dicts.
+
+    Numbers become ints, empty fields ``None``; ``type`` is also given by name as
+    ``type_name`` and the ``bck`` column as a boolean ``backup``.
+
+    text
+        The raw answer, starting with the ``# pxname,svname,...`` header.
+    """
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines or not lines[0].startswith("# "):
+        raise RuntimeProtocolError(f"unexpected 'show stat' answer: {text[:200]!r}")
+    header = lines[0][2:].rstrip(",").split(",")
+    rows = []
+    for values in csv.reader(lines[1:]):
+        row = {key: _typed(value) for key, value in zip(header, values)}
+        row["type_name"] = STAT_TYPES.get(row.get("type"), "unknown")
+        row["backup"] = row.get("bck") == 1
+        rows.append(row)
+    return rows
+
+
+def admin_state_name(admin_state):
+    """
+    Name a ``srv_admin_state`` bit field: ``maint``, ``drain`` or ``ready``.
+
+    admin_state
+        The integer from ``show servers state``.
+    """
+    if admin_state & MAINT_FLAGS:
+        return "maint"
+    if admin_state & DRAIN_FLAGS:
+        return "drain"
+    return "ready"
+
+
+def parse_servers_state(text):
+    """
+    Parse the answer of ``show servers state`` (format version 1) into a list of dicts.
+
+    Each dict has the file's columns (without the ``srv_`` prefix where it has one, e.g.
+    ``name``, ``admin_state``, ``op_state``), plus ``backend``, ``admin`` (``ready``,
+    ``drain`` or ``maint``), ``admin_flags`` (names of the set bits) and ``op`` (state name).
+
+    text
+        The raw answer: a version line, a ``#`` header, one line per server.
+    """
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "1":
+        raise RuntimeProtocolError(
+            f"unexpected 'show servers state' answer (want format version 1): {text[:200]!r}"
+        )
+    header = None
+    servers = []
+    for line in lines[1:]:
+        if line.startswith("#"):
+            header = [
+                column[4:] if column.startswith("srv_") else column for column in line[1:].split()
+            ]
+            continue
+        if not line.strip():
+            continue
+        if header is None:
+            raise RuntimeProtocolError("'show servers state' answer has no header line")
+        entry = {key: _typed(value) for key, value in zip(header, line.split())}
+        entry["backend"] = entry.get("be_name")
+        admin_state = entry.get("admin_state") or 0
+        entry["admin"] = admin_state_name(admin_state)
+        entry["admin_flags"] = [name for bit, name in ADMIN_FLAGS.items() if admin_state & bit]
+        entry["op"] = OP_STATES.get(entry.get("op_state"), "unknown")
+        servers.append(entry)
+    return servers
+
+
+def server_table(stat_answer, state_answer):
+    """
+    Join ``show stat`` and ``show servers state`` into ``{backend: {server: {...}}}``; each
+    server has ``admin`` (ready/drain/maint), ``admin_flags``, ``op``, ``status`` (``UP``,
+    ``DOWN``, ``MAINT`` ...), ``check_status``, ``backup``, ``sessions``, ``address`` and
+    ``weight``. Every backend appears, also one without servers.
+
+    stat_answer
+        The raw answer of ``show stat``.
+
+    state_answer
+        The raw answer of ``show servers state``.
+    """
+    states = {
+        (entry["backend"], entry["name"]): entry for entry in parse_servers_state(state_answer)
+    }
+    result = {}
+    for row in parse_stat(stat_answer):
+        if row["type_name"] != "server":
+            if row["type_name"] == "backend":
+                result.setdefault(row["pxname"], {})
+            continue
+        state = states.get((row["pxname"], row["svname"]), {})
+        result.setdefault(row["pxname"], {})[row["svname"]] = {
+            "admin": state.get("admin", "ready"),
+            "admin_flags": state.get("admin_flags", []),
+            "op": state.get("op"),
+            "status": row.get("status"),
+            "check_status": row.get("check_status"),
+            "backup": row["backup"],
+            "sessions": row.get("scur") or 0,
+            "address": row.get("addr"),
+            "weight": row.get("weight"),
+        }
+    return result
