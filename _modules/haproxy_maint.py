@@ -14,6 +14,7 @@ server state file is dumped, so an HAProxy restart loads the admin states back b
 Configuration comes from pillar ``haproxy_maint`` (see the pillar reference).
 """
 
+import importlib
 import logging
 import os
 import socket
@@ -42,17 +43,31 @@ REQUEST_WAIT = 60
 
 
 def __virtual__():
-    if "haproxy_maint_contract.lb_config" not in __utils__:
-        return (False, "haproxy_maint needs _utils/ (saltutil.sync_all)")
+    try:
+        _util("haproxy_maint_contract.lb_config")
+    except ImportError:
+        return (
+            False,
+            "haproxy_maint needs this project's _utils/ (saltutil.sync_all, or pip install)",
+        )
     return __virtualname__
 
 
+def _util(name):
+    """A function of this project's ``_utils/``: from Salt's loader (file_roots route), else
+    from the installed package (pip route: Salt's loader loads no utils of extensions)."""
+    if name in __utils__:
+        return __utils__[name]
+    module, _, function = name.partition(".")
+    return getattr(importlib.import_module(f"saltext_haproxy_maint.utils.{module}"), function)
+
+
 def _contract(name):
-    return __utils__[f"haproxy_maint_contract.{name}"]
+    return _util(f"haproxy_maint_contract.{name}")
 
 
 def _files(name):
-    return __utils__[f"haproxy_maint_files.{name}"]
+    return _util(f"haproxy_maint_files.{name}")
 
 
 # --- configuration and record ------------------------------------------------------------
@@ -69,7 +84,7 @@ def _defaults():
 def _config():
     """Pillar ``haproxy_maint`` over the defaults, validated: what map.jinja renders from."""
     if "haproxy_maint.config" not in __context__:
-        __context__["haproxy_maint.config"] = __utils__["haproxy_maint_contract.lb_config"](
+        __context__["haproxy_maint.config"] = _util("haproxy_maint_contract.lb_config")(
             _defaults(), __salt__["config.get"](PILLAR_KEY, {}) or {}
         )
     return __context__["haproxy_maint.config"]
@@ -109,7 +124,7 @@ def maintained_backends():
 
         salt lb1 haproxy_maint.maintained_backends
     """
-    return __utils__["haproxy_maint_contract.maintained_backends"](_config())
+    return _util("haproxy_maint_contract.maintained_backends")(_config())
 
 
 def read_record():
@@ -163,7 +178,7 @@ def _locked(cfg):
 def _check_backends(backends, cfg):
     """Absent means every maintained backend; anything else must be a non-empty list of
     backends that this LB's pillar declares with a sorry server."""
-    declared = __utils__["haproxy_maint_contract.maintained_backends"](cfg)
+    declared = _util("haproxy_maint_contract.maintained_backends")(cfg)
     names = _contract("check_backends")(backends, (cfg["sorry_server"]["name"],))
     if names is None:
         return declared
@@ -493,7 +508,7 @@ def reapply():
     if not record.get("active"):
         return {"state": "not in maintenance", "changed": {}, "active": False}
     _wait_for_current_config(cfg)
-    maintained = set(__utils__["haproxy_maint_contract.maintained_backends"](cfg))
+    maintained = set(_util("haproxy_maint_contract.maintained_backends")(cfg))
     backends = [name for name in record["backends"] if name in maintained]
     if not backends:
         return {"state": "no recorded backend is declared any more", "changed": {}, "active": True}
@@ -516,7 +531,7 @@ def _wait_for_current_config(cfg):
         changed_at = int(os.stat(cfg["haproxy"]["config_file"]).st_mtime)
     except OSError:
         return
-    unreachable = __utils__["haproxy_runtime_proto.errors"]().RuntimeUnreachable
+    unreachable = _util("haproxy_runtime_proto.errors")().RuntimeUnreachable
     deadline = time.monotonic() + RELOAD_WAIT
     while True:
         try:
@@ -601,7 +616,7 @@ def status():
         result["haproxy"] = f"unreachable: {err}"
         return result
     result["haproxy"] = "up"
-    for backend in __utils__["haproxy_maint_contract.maintained_backends"](cfg):
+    for backend in _util("haproxy_maint_contract.maintained_backends")(cfg):
         servers = live.get(backend)
         if servers is None:
             result["backends"][backend] = {"error": "not in the running HAProxy"}
@@ -658,11 +673,11 @@ def request(action, env=None, wait=REQUEST_WAIT, **fields):
     # the YAML typing hints where the operator typed the command.
     _contract("parse")(tag, fields)
     key_path = os.path.join(__opts__["pki_dir"], "minion.pem")
-    envelope = __utils__["haproxy_maint_signing.sign"](tag, __opts__["id"], fields, key_path)
+    envelope = _util("haproxy_maint_signing.sign")(tag, __opts__["id"], fields, key_path)
     answer_tag = f"haproxy_maint/answer/{envelope['nonce']}"
-    with __utils__["haproxy_maint_events.minion_listener"](__opts__) as listener:
+    with _util("haproxy_maint_events.minion_listener")(__opts__) as listener:
         __salt__["event.send"](tag, data={**fields, "signature": envelope})
-        answer = __utils__["haproxy_maint_events.wait_for"](listener, answer_tag, float(wait))
+        answer = _util("haproxy_maint_events.wait_for")(listener, answer_tag, float(wait))
     if answer is None:
         __context__["retcode"] = 3
         return {"result": False, "state": "no answer", "why": f"no answer within {wait} s"}

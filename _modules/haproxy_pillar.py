@@ -8,13 +8,29 @@ unknown or ill-typed key fails the render with a message that names the key
 (``haproxy_maint:haproxy:backends:app:servers:app1``), and no file on the LB changes.
 """
 
+import importlib
+
 __virtualname__ = "haproxy_pillar"
 
 
 def __virtual__():
-    if "haproxy_maint_contract.lb_config" not in __utils__:
-        return (False, "haproxy_pillar needs _utils/ (saltutil.sync_all)")
+    try:
+        _util("haproxy_maint_contract.lb_config")
+    except ImportError:
+        return (
+            False,
+            "haproxy_pillar needs this project's _utils/ (saltutil.sync_all, or pip install)",
+        )
     return __virtualname__
+
+
+def _util(name):
+    """A function of this project's ``_utils/``: from Salt's loader (file_roots route), else
+    from the installed package (pip route: Salt's loader loads no utils of extensions)."""
+    if name in __utils__:
+        return __utils__[name]
+    module, _, function = name.partition(".")
+    return getattr(importlib.import_module(f"saltext_haproxy_maint.utils.{module}"), function)
 
 
 def lb_config(defaults, pillar):
@@ -36,7 +52,7 @@ def lb_config(defaults, pillar):
         salt lb1 haproxy_pillar.lb_config "$(salt-call --out=json cp.get_file_str ...)" \
             "$(salt-call --out=json pillar.get haproxy_maint)"
     """
-    return __utils__["haproxy_maint_contract.lb_config"](defaults, pillar)
+    return _util("haproxy_maint_contract.lb_config")(defaults, pillar)
 
 
 def validate(config):
@@ -54,4 +70,4 @@ def validate(config):
 
         salt lb1 haproxy_pillar.validate "$(salt lb1 --out=json haproxy_maint.config)"
     """
-    return __utils__["haproxy_maint_contract.validate"](config)
+    return _util("haproxy_maint_contract.validate")(config)

@@ -19,6 +19,7 @@ Bad arguments (a name with ``;`` or a newline, an unknown state) raise
 ``SaltInvocationError`` before anything is sent.
 """
 
+import importlib
 import logging
 import os
 import time
@@ -40,17 +41,31 @@ PROTO = "haproxy_runtime_proto"
 
 
 def __virtual__():
-    if f"{PROTO}.exchange" not in __utils__ or "haproxy_maint_contract.check_name" not in __utils__:
-        return (False, "haproxy_runtime needs this project's _utils/ (saltutil.sync_all)")
+    try:
+        _util("haproxy_runtime_proto.exchange")
+    except ImportError:
+        return (
+            False,
+            "haproxy_runtime needs this project's _utils/ (saltutil.sync_all, or pip install)",
+        )
     return __virtualname__
 
 
+def _util(name):
+    """A function of this project's ``_utils/``: from Salt's loader (file_roots route), else
+    from the installed package (pip route: Salt's loader loads no utils of extensions)."""
+    if name in __utils__:
+        return __utils__[name]
+    module, _, function = name.partition(".")
+    return getattr(importlib.import_module(f"saltext_haproxy_maint.utils.{module}"), function)
+
+
 def _proto(function):
-    return __utils__[f"{PROTO}.{function}"]
+    return _util(f"{PROTO}.{function}")
 
 
 def _name(name, kind):
-    return __utils__["haproxy_maint_contract.check_name"](name, kind)
+    return _util("haproxy_maint_contract.check_name")(name, kind)
 
 
 def _server_list(servers):
@@ -595,5 +610,5 @@ def save_servers_state(path=None, socket=None, timeout=None):
     servers_state = _proto("parse_servers_state")(answer)
     # The file's first line is the format version and a newline, as HAProxy expects.
     text = answer if answer.endswith("\n") else answer + "\n"
-    __utils__["haproxy_maint_files.write_text"](path, text, mode=0o640)
+    _util("haproxy_maint_files.write_text")(path, text, mode=0o640)
     return {"path": path, "servers": len(servers_state)}

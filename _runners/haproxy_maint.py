@@ -25,6 +25,7 @@ Master configuration: ``docs/examples/master.d-haproxy_maint.conf``.
 
 import datetime
 import fnmatch
+import importlib
 import logging
 import os
 import re
@@ -67,20 +68,27 @@ class Rejected(Exception):
 
 
 def __virtual__():
-    if (
-        "haproxy_maint_contract.parse" not in __utils__
-        or "haproxy_maint_files.locked" not in __utils__
-    ):
-        return (False, "haproxy_maint needs _utils/ (saltutil.sync_all on the master)")
+    try:
+        _util("haproxy_maint_contract.parse")
+    except ImportError:
+        return (
+            False,
+            "the haproxy_maint runner needs this project's _utils/ (saltutil.sync_all, or pip install)",
+        )
     return __virtualname__
 
 
 def _util(name):
-    return __utils__[name]
+    """A function of this project's ``_utils/``: from Salt's loader (file_roots route), else
+    from the installed package (pip route: Salt's loader loads no utils of extensions)."""
+    if name in __utils__:
+        return __utils__[name]
+    module, _, function = name.partition(".")
+    return getattr(importlib.import_module(f"saltext_haproxy_maint.utils.{module}"), function)
 
 
 def _contract(name):
-    return __utils__[f"haproxy_maint_contract.{name}"]
+    return _util(f"haproxy_maint_contract.{name}")
 
 
 # --- configuration -----------------------------------------------------------------------

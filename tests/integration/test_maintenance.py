@@ -158,6 +158,37 @@ HOSTILE = [
     ({"env": "test", "eta": "soon\nset server app/app1 state ready"}, "control characters"),
     ({"env": "test", "socket": "/tmp/evil.sock"}, "unknown fields"),
     ({"env": "test", "command": "disable server app/app1"}, "unknown fields"),
+    # Separators and look-alikes: nothing but the plain name rule passes.
+    ({"env": "test", "backends": ["app\\ set server app/app1 state ready"]}, "invalid backend"),
+    ({"env": "test", "backends": ["\u0430pp"]}, "invalid backend"),  # Cyrillic a
+    ({"env": "test", "backends": ["app\u200b"]}, "invalid backend"),  # zero-width space
+    ({"env": "test", "backends": ["app\uff1bx"]}, "invalid backend"),  # fullwidth ;
+    ({"env": "test", "backends": ["app\r"]}, "invalid backend"),
+    ({"env": "test", "backends": [None]}, "invalid backend"),
+    ({"env": "test", "backends": ["a" * 65]}, "invalid backend"),
+    ({"env": "test", "backends": ["app"] * 201}, "more than"),
+    ({"env": "t\u0435st"}, "invalid env"),  # Cyrillic e
+    ({"env": ""}, "invalid env"),
+    ({"env": "test\u0000"}, "invalid env"),
+    ({"env": "../test"}, "invalid env"),
+    # Text: control characters, and values a YAML command line typed.
+    ({"env": "test", "reason": "a\x7fb"}, "control characters"),
+    ({"env": "test", "reason": "a\rb"}, "control characters"),
+    ({"env": "test", "eta": 1320}, "quote it"),
+    ({"env": "test", "reason": True}, "quote it"),
+    ({"env": "test", "mode": "MAINT"}, "mode"),
+    # The newer fields.
+    ({"env": "test", "bypass": "10.0.0.0/8"}, "must be a list"),
+    ({"env": "test", "bypass": ["::/0"]}, "every address"),
+    ({"env": "test", "bypass": ["0.0.0.0/0"]}, "every address"),
+    ({"env": "test", "bypass": ["10.0.0.0/8; clear acl #0"]}, "invalid bypass"),
+    ({"env": "test", "eta_at": "tomorrow"}, "ISO 8601"),
+    ({"env": "test", "eta_at": "2026-11-28T02:00:00"}, "zone"),
+    ({"env": "test", "at": "2099-01-01T00:00:00Z"}, "year ahead"),
+    ({"env": "test", "duration": "0"}, "between"),
+    ({"env": "test", "duration": "10y"}, "duration must be"),
+    ({"env": "test", "test": "yes"}, "true or false"),
+    ({"env": "test", "signature": "x"}, "signature must be a mapping"),
     # event.send drops data that is not a mapping: it arrives empty, with no env.
     ("not json at all", "env is missing"),
     ("[1, 2, 3]", "env is missing"),
@@ -222,17 +253,16 @@ def sessions(lb, backend):
 
 def test_status_runner_table(clean_cluster, ops_minion, event_listener, master, salt_run_cli):
     send(ops_minion, "maint/start", {"env": "test", "reason": "Disk swap"}, event_listener, master)
-    ret = salt_run_cli.run("haproxy_maint.status", "test")
+    ret = salt_run_cli.run("haproxy_maint.status", "test", "--out=haproxy_maint")
     assert ret.returncode == 0
     text = ret.stdout
     assert "maintenance ON (Disk swap)" in text
     for lb_id in clean_cluster:
         assert f"{lb_id}" in text
     assert "maint" in text and "localhost (backup)" in text
-    ret = salt_run_cli.run("haproxy_maint.status", "test", "table=False")
-    data = ret.data
-    assert data["test"]["lbs"]["lb1"]["maintenance"] is True
-    assert data["test"]["lbs"]["lb1"]["backends"]["app"]["app1"]["admin"] == "maint"
+    data = salt_run_cli.run("haproxy_maint.status", "test", "--out=json").data
+    assert data["envs"]["test"]["lbs"]["lb1"]["maintenance"] is True
+    assert data["envs"]["test"]["lbs"]["lb1"]["backends"]["app"]["app1"]["admin"] == "maint"
 
 
 def test_sorry_server_down_is_started_first(clean_cluster, ops_minion, event_listener, master):
