@@ -3,7 +3,9 @@
 A salt-master with this project's reactor, two LB minions (each a real haproxy and sorry
 server under its own supervisord) and an operator minion, all under a temp dir on loopback
 ports. The LBs are highstated, the app is shown, maintenance is started and stopped with
-``salt-call event.send`` as an operator would, and every step is timed. Everything is
+``salt-call event.send`` as an operator would (environment ``demo``, trust ``minion-id``), a
+forged event is refused and a signed request goes through (environment ``demo-signed``, trust
+``signed``), and every step is timed. Everything is
 stopped (by PID) and removed at the end, also on Ctrl-C.
 """
 
@@ -22,6 +24,8 @@ from tests.support.cluster import Cluster, ClusterError
 from tests.support.sandbox import http_get, serves_app, serves_page
 
 ENV = "demo"
+# The same LBs in an environment that takes signed requests only.
+SIGNED_ENV = "demo-signed"
 LB_COUNT = 2
 BACKENDS = ("app", "api")
 START_FIELDS = {"env": ENV, "reason": "Planned database upgrade", "eta": "in 10 minutes"}
@@ -39,7 +43,15 @@ class StepFailed(RuntimeError):
 class Demo:
     def __init__(self, root):
         self.root = root
-        self.cluster = Cluster(root, lb_count=LB_COUNT, env=ENV)
+        lb_ids = ",".join(f"lb{n}" for n in range(1, LB_COUNT + 1))
+        signed = {"allow": ["ops"], "trust": "signed", "target": f"L@{lb_ids}"}
+        self.cluster = Cluster(
+            root,
+            lb_count=LB_COUNT,
+            env=ENV,
+            trust="minion-id",
+            extra_environments={SIGNED_ENV: signed},
+        )
         self.timings = []
 
     # --- output ----------------------------------------------------------------------
@@ -110,8 +122,10 @@ class Demo:
                 raise StepFailed(f"{lb_id}: /maintenance.json does not carry the reason: {body}")
 
         self.heading(6, f"salt-run haproxy_maint.status {ENV}")
-        for line in str(self.cluster.salt_run("haproxy_maint.status", ENV)).splitlines():
+        code, text = self.cluster.salt_run_text("haproxy_maint.status", ENV)
+        for line in text.rstrip().splitlines():
             self.say(line)
+        self.say(f"$ echo $?  ->  {code}")
 
         self.heading(7, "Stop maintenance")
         result = self.send("maint/stop", STOP_FIELDS, serves_app, "every LB serves the app")
@@ -120,10 +134,52 @@ class Demo:
         self.heading(8, "The app is back, through both LBs")
         self.show_all()
 
-        self.heading(9, "Timings")
+        self.heading(9, f"A forged event: lb1 poses as ops in {SIGNED_ENV} (trust: signed)")
+        self.forge()
+
+        self.heading(10, f"A signed request: salt-call haproxy_maint.request ... env={SIGNED_ENV}")
+        self.request("start", serves_page, "every LB serves the page", "reason=Signed upgrade")
+        self.request("stop", serves_app, "every LB serves the app")
+
+        self.heading(11, "Timings")
         for label, seconds in self.timings:
             self.say(f"{label:<{WIDTH}} {seconds:6.2f} s")
         print("\nStopping every process of the demo (a salt-minion takes ~10 s to exit) ...")
+
+    def forge(self):
+        """A batched event from lb1 that names ops as its sender: Salt passes the id on as the
+        minion wrote it, so only a signature can tell; the signed env refuses it."""
+        event = {"tag": "maint/start", "data": {"id": "ops", "data": {"env": SIGNED_ENV}}}
+        preload = json.dumps({"events": [event]})
+        self.say(f"$ salt-call event.fire_master '{{}}' anything preload='{preload}'")
+        self.say("  (as minion lb1, which is not in the allow-list)")
+        with self.cluster.event_listener() as events:
+            self.cluster.salt_call(
+                "lb1", "event.fire_master", "{}", "anything", f"preload={preload}"
+            )
+            answer = events.wait("maint/re*", ANSWER_TIMEOUT)
+        if answer["_tag"] != "maint/rejected":
+            raise StepFailed(f"the forged event was not refused: {answer}")
+        self.say(f"maint/rejected: {answer['why']}")
+        for lb in self.cluster.lbs.values():
+            if not serves_app(lb, "app"):
+                raise StepFailed(f"{lb.minion_id} stopped serving the app after a forged event")
+        self.say("every LB still serves the app")
+
+    def request(self, action, serves, what, *fields):
+        """The operator's signed command on minion ops; prints its answer and exit code."""
+        args = ["haproxy_maint.request", action, f"env={SIGNED_ENV}", *fields]
+        self.say(f"$ salt-call {' '.join(args)}")
+        began = time.monotonic()
+        code, text = self.cluster.salt_call_text("ops", "--out=json", *args)
+        seconds = self.timed(f"signed {action}: salt-call -> answer printed", _since(began))
+        if code != 0:
+            raise StepFailed(f"haproxy_maint.request {action} exited {code}: {text[-500:]}")
+        answer = json.loads(text)["local"]
+        self.say(f"answer: {answer['state']}, sender {answer['sender']}, in {seconds:.2f} s")
+        self.say(f"$ echo $?  ->  {code}")
+        self.wait_all(serves, what)
+        self.say(what)
 
     def show_all(self):
         for lb_id in self.cluster.lbs:

@@ -226,7 +226,7 @@ def test_drain_waits_for_in_flight_request(clean_cluster, ops_minion, event_list
     outcome = {}
 
     def slow_request():
-        outcome["response"] = http_get(lb.url("app", "/slow?s=3"), timeout=20)
+        outcome["response"] = http_get(lb.url("app", "/slow?s=8"), timeout=20)
 
     thread = threading.Thread(target=slow_request)
     thread.start()

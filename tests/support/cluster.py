@@ -49,6 +49,7 @@ RUNNER_CONFIG = {"timeout": 8, "gather_job_timeout": 2}
 REACTOR_SLS = {
     "maint/start": "maint_start.sls",
     "maint/stop": "maint_stop.sls",
+    "maint/cancel": "maint_cancel.sls",
     "salt/minion/*/start": "minion_start.sls",
 }
 
@@ -340,11 +341,14 @@ class Cluster:
 
     # --- commands --------------------------------------------------------------------
 
-    def _cli(self, program, config_dir, args, check=True, timeout=CLI_TIMEOUT):
-        argv = [str(BIN / program), "-c", str(config_dir), "--out=json", *map(str, args)]
-        proc = subprocess.run(
+    def _run(self, program, config_dir, args, timeout=CLI_TIMEOUT):
+        argv = [str(BIN / program), "-c", str(config_dir), *map(str, args)]
+        return subprocess.run(
             argv, capture_output=True, text=True, timeout=timeout + 30, check=False
         )
+
+    def _cli(self, program, config_dir, args, check=True, timeout=CLI_TIMEOUT):
+        proc = self._run(program, config_dir, ["--out=json", *args], timeout)
         if check and proc.returncode != 0:
             raise ClusterError(
                 f"{program} {' '.join(map(str, args))} exited with {proc.returncode}: "
@@ -370,6 +374,16 @@ class Cluster:
     def salt_run(self, *args, check=True, timeout=CLI_TIMEOUT):
         """``salt-run <args> --out=json``; the runner's return."""
         return self._cli("salt-run", self.master_config_dir, ["-t", timeout, *args], check, timeout)
+
+    def salt_run_text(self, *args, timeout=CLI_TIMEOUT):
+        """``salt-run <args>`` as an operator sees it: ``(exit code, what it printed)``."""
+        proc = self._run("salt-run", self.master_config_dir, ["-t", timeout, *args], timeout)
+        return proc.returncode, proc.stdout + proc.stderr
+
+    def salt_call_text(self, minion, *args, timeout=CLI_TIMEOUT):
+        """``salt-call <args>`` as ``minion`` sees it: ``(exit code, what it printed)``."""
+        proc = self._run("salt-call", self.minion_config_dir(minion), list(args), timeout)
+        return proc.returncode, proc.stdout + proc.stderr
 
     def salt_call(self, minion, *args, check=True, timeout=CLI_TIMEOUT):
         """``salt-call <args> --out=json`` as ``minion``; its ``local`` return."""
