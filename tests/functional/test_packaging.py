@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 from packaging.requirements import Requirement
 from packaging.version import Version
 
@@ -58,6 +59,8 @@ NOT_SOURCES = shutil.ignore_patterns(
 # A Python warning in build output (SetuptoolsDeprecationWarning, setuptools' _Warning...);
 # distutils' lowercase "warning: byte-compiling is disabled" notes are not ones.
 PYTHON_WARNING = re.compile(r"\w*Warning\b")
+# Where the example master config expects a checkout's reactor SLS (route A).
+ROUTE_A_REACTOR_DIR = "/srv/haproxy-maint/reactor"
 # An LB pillar: one backend that fails over to the sorry server, one that does not.
 LB_PILLAR = {
     "haproxy_maint": {
@@ -233,6 +236,20 @@ def test_paths_prints_the_installed_directories(installed):
     assert (Path(printed["reactor"]) / "maint_start.sls").is_file()
     assert (Path(printed["examples"]) / "master.d-haproxy_maint.conf").is_file()
     assert paths(installed, "reactor").strip() == printed["reactor"]
+
+
+def test_example_master_config_pointed_at_the_printed_reactor_dir_names_existing_files(
+    installed,
+):
+    """docs/install.md, route B: the example master config with its checkout's reactor
+    directory replaced by the printed one (the sed command there) names files that exist."""
+    examples = Path(paths(installed, "examples").strip())
+    text = (examples / "master.d-haproxy_maint.conf").read_text()
+    assert ROUTE_A_REACTOR_DIR in text
+    text = text.replace(ROUTE_A_REACTOR_DIR, paths(installed, "reactor").strip())
+    reactions = [sls for entry in yaml.safe_load(text)["reactor"] for sls in entry.popitem()[1]]
+    assert reactions
+    assert all(Path(sls).is_file() for sls in reactions), reactions
 
 
 def test_paths_without_an_installation_says_so():
