@@ -14,7 +14,6 @@ server state file is dumped, so an HAProxy restart loads the admin states back b
 Configuration comes from pillar ``haproxy_maint`` (see the pillar reference).
 """
 
-import importlib
 import logging
 import os
 import socket
@@ -42,6 +41,14 @@ MASKED_VALUE = "** masked **"
 REQUEST_WAIT = 60
 
 
+try:  # pip route: Salt's loader loads no utils of extensions; the package hands them out
+    from saltext_haproxy_maint import util as _util
+except ImportError:  # file_roots route: Salt's loader gives this project's _utils/
+
+    def _util(name):
+        return __utils__[name]
+
+
 def __virtual__():
     try:
         _util("haproxy_maint_contract.lb_config")
@@ -51,15 +58,6 @@ def __virtual__():
             "haproxy_maint needs this project's _utils/ (saltutil.sync_all, or pip install)",
         )
     return __virtualname__
-
-
-def _util(name):
-    """A function of this project's ``_utils/``: from Salt's loader (file_roots route), else
-    from the installed package (pip route: Salt's loader loads no utils of extensions)."""
-    if name in __utils__:
-        return __utils__[name]
-    module, _, function = name.partition(".")
-    return getattr(importlib.import_module(f"saltext_haproxy_maint.utils.{module}"), function)
 
 
 def _contract(name):

@@ -8,9 +8,15 @@ unknown or ill-typed key fails the render with a message that names the key
 (``haproxy_maint:haproxy:backends:app:servers:app1``), and no file on the LB changes.
 """
 
-import importlib
-
 __virtualname__ = "haproxy_pillar"
+
+
+try:  # pip route: Salt's loader loads no utils of extensions; the package hands them out
+    from saltext_haproxy_maint import util as _util
+except ImportError:  # file_roots route: Salt's loader gives this project's _utils/
+
+    def _util(name):
+        return __utils__[name]
 
 
 def __virtual__():
@@ -22,15 +28,6 @@ def __virtual__():
             "haproxy_pillar needs this project's _utils/ (saltutil.sync_all, or pip install)",
         )
     return __virtualname__
-
-
-def _util(name):
-    """A function of this project's ``_utils/``: from Salt's loader (file_roots route), else
-    from the installed package (pip route: Salt's loader loads no utils of extensions)."""
-    if name in __utils__:
-        return __utils__[name]
-    module, _, function = name.partition(".")
-    return getattr(importlib.import_module(f"saltext_haproxy_maint.utils.{module}"), function)
 
 
 def lb_config(defaults, pillar):

@@ -19,7 +19,6 @@ Bad arguments (a name with ``;`` or a newline, an unknown state) raise
 ``SaltInvocationError`` before anything is sent.
 """
 
-import importlib
 import logging
 import os
 import time
@@ -40,6 +39,14 @@ STATE_FILE_CONFIG_KEY = "haproxy_maint:haproxy:server_state_file"
 PROTO = "haproxy_runtime_proto"
 
 
+try:  # pip route: Salt's loader loads no utils of extensions; the package hands them out
+    from saltext_haproxy_maint import util as _util
+except ImportError:  # file_roots route: Salt's loader gives this project's _utils/
+
+    def _util(name):
+        return __utils__[name]
+
+
 def __virtual__():
     try:
         _util("haproxy_runtime_proto.exchange")
@@ -49,15 +56,6 @@ def __virtual__():
             "haproxy_runtime needs this project's _utils/ (saltutil.sync_all, or pip install)",
         )
     return __virtualname__
-
-
-def _util(name):
-    """A function of this project's ``_utils/``: from Salt's loader (file_roots route), else
-    from the installed package (pip route: Salt's loader loads no utils of extensions)."""
-    if name in __utils__:
-        return __utils__[name]
-    module, _, function = name.partition(".")
-    return getattr(importlib.import_module(f"saltext_haproxy_maint.utils.{module}"), function)
 
 
 def _proto(function):

@@ -25,7 +25,6 @@ Master configuration: ``docs/examples/master.d-haproxy_maint.conf``.
 
 import datetime
 import fnmatch
-import importlib
 import logging
 import os
 import re
@@ -67,6 +66,14 @@ class Rejected(Exception):
     """A request that must change nothing; its message says why."""
 
 
+try:  # pip route: Salt's loader loads no utils of extensions; the package hands them out
+    from saltext_haproxy_maint import util as _util
+except ImportError:  # file_roots route: Salt's loader gives this project's _utils/
+
+    def _util(name):
+        return __utils__[name]
+
+
 def __virtual__():
     try:
         _util("haproxy_maint_contract.parse")
@@ -76,15 +83,6 @@ def __virtual__():
             "the haproxy_maint runner needs this project's _utils/ (saltutil.sync_all, or pip install)",
         )
     return __virtualname__
-
-
-def _util(name):
-    """A function of this project's ``_utils/``: from Salt's loader (file_roots route), else
-    from the installed package (pip route: Salt's loader loads no utils of extensions)."""
-    if name in __utils__:
-        return __utils__[name]
-    module, _, function = name.partition(".")
-    return getattr(importlib.import_module(f"saltext_haproxy_maint.utils.{module}"), function)
 
 
 def _contract(name):

@@ -26,6 +26,17 @@ def _package_dirs(subpackage):
     return list(spec.submodule_search_locations)
 
 
+if importlib.util.find_spec(f"{__name__}.utils") is not None:
+    # Installed (the wheel maps _utils/ here). A source checkout has no such subpackage, so
+    # importing util fails there and the modules take their utils from __utils__.
+
+    def util(name):
+        """A function of the packaged ``_utils/`` by its loader name, ``module.function``:
+        what the modules use on the pip route, where Salt's loader gives no ``__utils__``."""
+        module, _, function = name.partition(".")
+        return getattr(importlib.import_module(f"{__name__}.utils.{module}"), function)
+
+
 def get_loader_dirs():
     """Return ``{loader kind: [directory]}`` for Salt's ``salt.loader`` entry point."""
     return {kind: dirs for kind in LOADER_KINDS if (dirs := _package_dirs(kind))}
