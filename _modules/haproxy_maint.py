@@ -34,8 +34,10 @@ SORRY_POLL_INTERVAL = 0.1
 # After a reload, how long reapply waits for a worker that runs the current config.
 RELOAD_WAIT = 10.0
 RELOAD_POLL_INTERVAL = 0.1
-# After a stop, how often the restored servers are looked at until they are UP.
+# After a stop, how often the restored servers are looked at until they are UP, and what
+# `show stat` says of a server that is up (with health checks, or without).
 NOT_UP_POLL_INTERVAL = 0.25
+UP_STATUSES = ("UP", "no check")
 PAGE_STATUS_FILE = "maintenance.json"
 MASKED_VALUE = "** masked **"
 REQUEST_WAIT = 60
@@ -480,8 +482,9 @@ def _not_up(cfg, restored, wait):
         down = {}
         for backend, servers in restored.items():
             for server in servers:
-                status = str((live.get(backend, {}).get(server) or {}).get("status") or "")
-                if not status.startswith("UP"):
+                status = (live.get(backend, {}).get(server) or {}).get("status")
+                # "UP 1/3" is a server still in transition after it left MAINT: not yet up.
+                if status not in UP_STATUSES:
                     down.setdefault(backend, []).append(server)
         if not down or time.monotonic() >= deadline:
             return down

@@ -390,10 +390,12 @@ def _next_desired(current, action, params, sender, stamp, lbs):
             "stamp": stamp,
             "by": sender,
         }
-        for key in ("mode", "reason", "eta", "eta_at", "bypass"):
+        for key in ("mode", "reason", "eta", "eta_at"):
             desired[key] = params.get(key) or ("maint" if key == "mode" else "")
-        if current.get("window", {}).get("end_at") and current.get("active"):
-            desired["window"] = current["window"]
+        desired["bypass"] = params.get("bypass") or []
+        window = _kept_window(current, ending=False)
+        if window:
+            desired["window"] = window
         return desired
     remaining = []
     if backends is not None and current.get("active"):
@@ -403,10 +405,24 @@ def _next_desired(current, action, params, sender, stamp, lbs):
         remaining = [name for name in before if name not in backends]
     wanted = {"active": bool(remaining), "backends": remaining, "stamp": stamp, "by": sender}
     if remaining:
-        for key in ("mode", "reason", "eta", "eta_at", "bypass", "window"):
+        for key in ("mode", "reason", "eta", "eta_at", "bypass"):
             if current.get(key):
                 wanted[key] = current[key]
+    window = _kept_window(current, ending=not remaining)
+    if window:
+        wanted["window"] = window
     return wanted
+
+
+def _kept_window(current, ending):
+    """A pending window (not started yet) outlives any start or stop: only ``cancel`` drops
+    it. A running window (its end recorded) ends with the maintenance it belongs to."""
+    window = current.get("window") or {}
+    if window.get("start_at"):
+        return window
+    if window.get("end_at") and current.get("active") and not ending:
+        return window
+    return None
 
 
 def _result(action, env, sender, stamp, began, outcomes, state, test):
@@ -462,17 +478,12 @@ def _parse(tag, fields):
 
 def _act(tag, action, env, params, sender, stamp):
     """Do what a valid request asks: now, or as a scheduled window."""
+    stamp = stamp or _stamp()
     if action == "cancel":
         return _cancel_window(env, sender, stamp)
     if action == "start" and (params.get("at") or params.get("duration")):
         return _start_window(env, params, sender, stamp)
-    result = _run(action, env, params, sender, stamp)
-    if action == "stop" and not params.get("test"):
-        with _env_lock(env):
-            desired = _read_desired(env)
-            if not desired.get("active") and desired.pop("window", None):
-                _write_desired(env, desired)
-    return result
+    return _run(action, env, params, sender, stamp)
 
 
 def _request(tag, data, stamp):
@@ -483,25 +494,23 @@ def _request(tag, data, stamp):
         # salt-call adds its own __pub_* job keys to what event.send fires; they are Salt's.
         fields = {key: value for key, value in fields.items() if not str(key).startswith("__pub_")}
     envelope = fields.pop("signature", None) if isinstance(fields, dict) else None
-    nonce = envelope.get("nonce") if isinstance(envelope, dict) else None
-    sender = event_id
+    sender, proven = event_id, False
     try:
         action, env, params = _parse(tag, fields)
         sender = _prove_sender(tag, event_id, fields, envelope, env)
+        proven = envelope is not None
         _check_allowed(sender, env)
         result = _act(tag, action, env, params, sender, stamp)
     except Rejected as err:
         result = _rejected(tag, sender, str(err), fields)
-        if (
-            envelope is not None
-            and isinstance(envelope, dict)
-            and envelope.get("sender") == event_id
-        ):
-            _answer(event_id, nonce if isinstance(nonce, str) else None, result)
+        # Only a sender that the signature proved gets an answer: a forged event must not make
+        # the master publish to a minion of the forger's choosing.
+        if proven:
+            _answer(sender, envelope["nonce"], result)
         return result
     _fire("maint/result", result)
-    if envelope is not None:
-        _answer(sender, nonce, result)
+    if proven:
+        _answer(sender, envelope["nonce"], result)
     return result
 
 
@@ -567,6 +576,7 @@ def catch_up(minion_id):
     if not isinstance(env, str) or env not in _environments():
         return {"result": True, "state": "not an LB", "minion": minion_id}
     try:
+        _environment(env)
         wanted = _read_desired(env)
         if wanted.get("active"):
             params = {key: wanted.get(key) for key in ("backends", "reason", "eta", "eta_at")}
@@ -666,6 +676,7 @@ def run_windows():
     now = _now()
     for env in sorted(_environments()):
         try:
+            _environment(env)
             window = _read_desired(env).get("window") or {}
             if window.get("start_at") and _parse_utc(window["start_at"]) <= now:
                 params = {"backends": None, "test": False, **window.get("params", {})}

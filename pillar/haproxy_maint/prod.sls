@@ -22,6 +22,7 @@ haproxy_maint:
         bind:
           http: "*:8080"
           https: "*:8443"
-  tls:
-    # The certificate chain and key, from the Salt fileserver (keep it out of git).
-    pem_source: salt://haproxy_maint/files/tls/prod.pem
+  # tls:pem, the certificate chain and private key as PEM text, comes from a pillar file that
+  # only the prod LBs get (e.g. haproxy_maint/prod_tls.sls, GPG-encrypted with #!yaml|gpg),
+  # never from salt://: every minion can read the fileserver. Until it is set, the LB gets a
+  # self-signed certificate.

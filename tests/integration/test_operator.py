@@ -124,11 +124,13 @@ def test_a_window_with_duration_ends_by_itself(clean_cluster, salt_run_cli, even
     assert ret.returncode == 0 and ret.data["window"]["end_at"], ret
     for sandbox in clean_cluster.values():
         assert serves_page(sandbox, "app")
-    matched = event_listener.wait_for_events(
-        [(master.id, "maint/result")], timeout=WINDOW_TIMEOUT, after_time=after + 1
-    )
-    stops = [event for event in matched.matches if event.data.get("action") == "stop"]
-    assert stops and stops[0].data["sender"] == "window", matched.matches
+
+    def window_stops():
+        results = event_listener.get_events([(master.id, "maint/result")], after_time=after)
+        return [event.data for event in results if event.data.get("action") == "stop"]
+
+    wait_for(window_stops, WINDOW_TIMEOUT, "the window's end")
+    assert window_stops()[0]["sender"] == "window"
     for sandbox in clean_cluster.values():
         assert serves_app(sandbox, "app")
 

@@ -40,8 +40,10 @@ def forge(minion, tag, claimed_id, fields, event_listener, master):
 
 
 def request(minion, *args, timeout=90):
-    """The operator's command on ``minion``: salt-call haproxy_maint.request ..."""
-    return minion.salt_call_cli(timeout=timeout).run("haproxy_maint.request", *args)
+    """The operator's command on ``minion``, as the runbook says to run it:
+    salt-call --retcode-passthrough haproxy_maint.request ... (else any failure exits 1)."""
+    cli = minion.salt_call_cli(timeout=timeout)
+    return cli.run("--retcode-passthrough", "haproxy_maint.request", *args)
 
 
 def sign_as(sender, key_path, fields, tag="maint/start", now=None):
@@ -167,9 +169,17 @@ def test_request_of_a_minion_without_accepted_key_is_refused(
 
 def test_trimmed_reason_is_refused(clean_cluster, ops_minion, event_listener, master):
     # 2 MiB is over Salt's max_event_size: Salt replaces the value with VALUE_TRIMMED.
+    import salt.client
+
     before = admin_states(clean_cluster)
-    payload = {"env": "test", "reason": "x" * (2 * 1024 * 1024)}
-    tag, data = send(ops_minion, "maint/start", payload, event_listener, master)
+    after = time.time()
+    # Too long for a command line: fired in-process, through the same event.send.
+    caller = salt.client.Caller(mopts=dict(ops_minion.config))
+    caller.cmd("event.send", "maint/start", {"env": "test", "reason": "x" * (2 * 1024 * 1024)})
+    matched = event_listener.wait_for_events([(master.id, ANSWER)], timeout=60, after_time=after)
+    assert matched.found_all_events
+    (event,) = sorted(matched.matches, key=lambda e: e.stamp)[:1]
+    tag, data = event.tag, event.data
     assert tag == "maint/rejected", data
     assert "trimmed" in data["why"]
     assert admin_states(clean_cluster) == before

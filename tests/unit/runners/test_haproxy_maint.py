@@ -378,3 +378,28 @@ def test_a_signed_sender_outside_the_allow_list_is_refused(master, tmp_path, lbs
     fields = signed({"env": "prod"}, private, sender="web1")
     result = runner.handle_event("maint/start", event(fields, "web1"))
     assert "may not trigger" in result["why"] and lbs.calls == []
+
+
+def test_a_pending_window_outlives_a_start_and_a_stop_now(lbs, cache, monkeypatch):
+    now = datetime.datetime(2026, 11, 28, 1, 0, tzinfo=datetime.timezone.utc)
+    monkeypatch.setattr(runner, "_now", lambda: now)
+    runner.start("dev", at="2026-11-28T02:00:00Z", duration="1h")
+    runner.start("dev", reason="now")
+    runner.stop("dev")
+    window = cache.banks[runner.DESIRED_BANK]["dev"]["window"]
+    assert window["start_at"] == "2026-11-28T02:00:00Z"
+
+
+def test_a_bad_signature_gets_no_answer_to_the_claimed_sender(ops_key, lbs, fired):
+    fields = {**signed({"env": "prod", "reason": "a"}, ops_key), "reason": "b"}
+    runner.handle_event("maint/start", event(fields))
+    assert [tag for tag, _ in fired] == ["maint/rejected"]
+
+
+def test_a_proven_sender_is_answered_when_refused(master, tmp_path, lbs, fired):
+    private, public = make_key(tmp_path / "web2", "minion")
+    accepted = tmp_path / "pki" / "minions"
+    accepted.mkdir(parents=True, exist_ok=True)
+    (accepted / "web2").write_bytes(public)
+    runner.handle_event("maint/start", event(signed({"env": "prod"}, private, "web2"), "web2"))
+    assert [tag for tag, _ in fired] == ["maint/rejected", "answer"]
