@@ -259,21 +259,36 @@ def _cache():
     return salt.cache.factory(__opts__)
 
 
+# The desired state of an environment is a last-writer-wins register over the masters: each
+# master stores its latest record under its own id (bank haproxy_maint/desired/<env>), and a
+# reader takes the record with the newest stamp. Masters sharing the cache (Redis, Consul ...)
+# never overwrite each other, so no write can go back; they need synchronised clocks.
+
+
+def _desired_bank(env):
+    return f"{DESIRED_BANK}/{env}"
+
+
 def _read_desired(env):
+    bank = _desired_bank(env)
+    cache = _cache()
     try:
-        desired = _cache().fetch(DESIRED_BANK, env)
+        records = [cache.fetch(bank, master) for master in sorted(cache.list(bank))]
     except SaltCacheError as err:
         raise Rejected(f"cannot read the desired state of env {env!r}: {err}") from err
-    return desired if isinstance(desired, dict) and desired else {"active": False}
+    records = [record for record in records if isinstance(record, dict) and record]
+    if not records:
+        return {"active": False}
+    return dict(max(records, key=lambda record: str(record.get("stamp") or "")))
 
 
 def _write_desired(env, desired):
-    """Store the desired state unless a newer one is stored (a write never goes back)."""
+    """Store this master's record, unless a newer one is known (a write never goes back)."""
     current = _read_desired(env)
     if current.get("stamp") and desired.get("stamp") and desired["stamp"] < current["stamp"]:
         return False
     try:
-        _cache().store(DESIRED_BANK, env, desired)
+        _cache().store(_desired_bank(env), __opts__["id"], desired)
     except SaltCacheError as err:
         raise Rejected(f"cannot record the desired state of env {env!r}: {err}") from err
     return True

@@ -49,6 +49,14 @@ class FakeCache:
     def store(self, bank, key, data):
         self.banks.setdefault(bank, {})[key] = data
 
+    def list(self, bank):
+        return list(self.banks.get(bank, {}))
+
+    def desired(self, env):
+        """The newest record of ``env``, as the runner reads it."""
+        records = self.banks.get(f"{runner.DESIRED_BANK}/{env}", {}).values()
+        return max(records, key=lambda record: record["stamp"]) if records else None
+
 
 class FakeCkMinions:
     calls = 0
@@ -105,6 +113,7 @@ def master(monkeypatch, tmp_path, cache, lbs, fired):
     opts = {
         "haproxy_maint": {"environments": ENVIRONMENTS},
         "cachedir": str(tmp_path),
+        "id": "master-a",
         "pki_dir": str(tmp_path / "pki"),
     }
     defaults = yaml.safe_load((REPO / "salt/haproxy_maint/defaults.yaml").read_text())
@@ -130,7 +139,7 @@ def test_valid_plain_start_in_a_minion_id_env(lbs, cache, fired):
     assert result["state"] == "ok" and result["retcode"] == 0
     assert lbs.calls[0][1] == "haproxy_maint.start"
     assert lbs.calls[0][2]["reason"] == "Upgrade"
-    assert cache.banks[runner.DESIRED_BANK]["dev"]["active"] is True
+    assert cache.desired("dev")["active"] is True
     assert fired[-1][0] == "maint/result"
 
 
@@ -170,7 +179,7 @@ def test_rejected_changes_nothing(tag, fields, sender, why, lbs, cache, fired):
     result = runner.handle_event(tag, event(fields, sender))
     assert result["state"] == "rejected" and result["retcode"] == runner.RETCODE_REJECTED
     assert why in result["why"]
-    assert lbs.calls == [] and runner.DESIRED_BANK not in cache.banks
+    assert lbs.calls == [] and not any(bank.startswith(runner.DESIRED_BANK) for bank in cache.banks)
     assert fired[-1][0] == "maint/rejected"
 
 
@@ -196,7 +205,7 @@ def test_operator_dry_run_records_nothing(lbs, cache):
     result = runner.start("prod", test=True)
     assert result["state"] == "planned" and result["test"] is True
     assert lbs.calls[0][2]["test"] is True
-    assert runner.DESIRED_BANK not in cache.banks
+    assert not any(bank.startswith(runner.DESIRED_BANK) for bank in cache.banks)
 
 
 def test_desired_refuses_a_path_like_env():
@@ -218,7 +227,11 @@ def test_catch_up_of_a_non_lb_reads_only_its_own_pillar(cache):
 
 
 def test_catch_up_of_an_lb_applies_the_desired_state(lbs, cache):
-    cache.store(runner.DESIRED_BANK, "prod", {"active": True, "backends": None, "reason": "r"})
+    cache.store(
+        f"{runner.DESIRED_BANK}/prod",
+        "master-b",
+        {"active": True, "backends": None, "reason": "r", "stamp": "1"},
+    )
     result = runner.catch_up("lb1")
     assert lbs.calls == [(("lb1",), "haproxy_maint.start", lbs.calls[0][2])]
     assert lbs.calls[0][2]["reason"] == "r" and result["state"] == "ok"
@@ -230,7 +243,7 @@ def test_an_older_request_does_not_overwrite_a_newer_one(lbs, cache):
         "maint/stop", {**event({"env": "dev"}), "_stamp": "2026-11-26T10:00:01"}
     )
     assert result["state"] == "superseded"
-    assert cache.banks[runner.DESIRED_BANK]["dev"]["active"] is True
+    assert cache.desired("dev")["active"] is True
 
 
 def test_next_desired_stop_of_some_backends_keeps_the_rest():
@@ -268,7 +281,7 @@ def test_a_window_starts_and_ends_by_itself(lbs, cache, monkeypatch):
     assert lbs.calls[-1][2]["reason"] == "Saturday"
     now = now.replace(hour=4)
     assert runner.run_windows()["dev"]["action"] == "stop"
-    assert cache.banks[runner.DESIRED_BANK]["dev"]["active"] is False
+    assert cache.desired("dev")["active"] is False
     assert runner.run_windows() == {}
 
 
@@ -386,7 +399,7 @@ def test_a_pending_window_outlives_a_start_and_a_stop_now(lbs, cache, monkeypatc
     runner.start("dev", at="2026-11-28T02:00:00Z", duration="1h")
     runner.start("dev", reason="now")
     runner.stop("dev")
-    window = cache.banks[runner.DESIRED_BANK]["dev"]["window"]
+    window = cache.desired("dev")["window"]
     assert window["start_at"] == "2026-11-28T02:00:00Z"
 
 
@@ -403,3 +416,21 @@ def test_a_proven_sender_is_answered_when_refused(master, tmp_path, lbs, fired):
     (accepted / "web2").write_bytes(public)
     runner.handle_event("maint/start", event(signed({"env": "prod"}, private, "web2"), "web2"))
     assert [tag for tag, _ in fired] == ["maint/rejected", "answer"]
+
+
+def test_the_newest_record_of_any_master_wins_and_none_is_overwritten(lbs, cache):
+    bank = f"{runner.DESIRED_BANK}/dev"
+    cache.store(
+        bank, "master-b", {"active": True, "backends": None, "stamp": "2026-11-26T10:00:05"}
+    )
+    assert runner.desired("dev")["active"] is True
+    # An older request at this master: recorded nowhere, and master-b's record stands.
+    result = runner.handle_event(
+        "maint/stop", {**event({"env": "dev"}), "_stamp": "2026-11-26T10:00:01"}
+    )
+    assert result["state"] == "superseded" and "master-a" not in cache.banks[bank]
+    result = runner.handle_event(
+        "maint/stop", {**event({"env": "dev"}), "_stamp": "2026-11-26T10:00:09"}
+    )
+    assert result["state"] == "ok" and runner.desired("dev")["active"] is False
+    assert cache.banks[bank]["master-b"]["active"] is True, "the other master's record is kept"
