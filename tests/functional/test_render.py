@@ -1,6 +1,7 @@
 """haproxy.cfg rendered through Salt for every environment passes ``haproxy -c``; a broken
 pillar fails with its key named and leaves the old config in place."""
 
+import json
 import subprocess
 
 import pytest
@@ -112,3 +113,39 @@ def test_config_haproxy_rejects_never_replaces_old(rendered):
     assert code != 0
     assert result["file_|-haproxy-config_|-" + str(config) + "_|-managed"]["result"] is False
     assert config.read_bytes() == before
+
+
+def test_backend_defaults_mean_the_same_to_the_state_tree_and_the_modules(tmp_path):
+    # One reading of the pillar: with backend_defaults sorry: false the rendered config has
+    # no backup server, and maintenance (the module, and the runner through the same
+    # contract) acts on no backend; a backend that sets sorry: true itself keeps both.
+    pillar = with_override(
+        sandbox_pillar(tmp_path),
+        backend_defaults={"sorry": False},
+        backends={
+            "app": {
+                "servers": {"app1": "127.0.0.1:8001"},
+                "bind": {"http": "127.0.0.1:18080", "https": ""},
+            },
+            "shop": {
+                "sorry": True,
+                "servers": {"web1": "127.0.0.1:8002"},
+                "bind": {"http": "127.0.0.1:18081", "https": ""},
+            },
+        },
+    )
+    code, result = apply_config(tmp_path, "dev", pillar)
+    assert code == 0, result
+    config = (tmp_path / "etc/haproxy.cfg").read_text()
+    app, shop = config.split("backend app", 1)[1].split("backend shop", 1)
+    assert " backup" not in app and " backup" in shop
+    # The module reads the same pillar from a pillar root (functions take no pillar=).
+    root = tmp_path / "pillar"
+    root.mkdir()
+    (root / "top.sls").write_text(json.dumps({"base": {"*": ["lb"]}}))
+    (root / "lb.sls").write_text(json.dumps(pillar))
+    config_dir = write_minion_config(tmp_path / "salt", "lb-dev-1")
+    code, backends = salt_call(
+        config_dir, f"--pillar-root={root}", "haproxy_maint.maintained_backends"
+    )
+    assert code == 0 and backends == ["shop"], backends
