@@ -43,23 +43,15 @@ MASKED_VALUE = "** masked **"
 REQUEST_WAIT = 60
 
 
-try:  # pip route: Salt's loader loads no utils of extensions; the package hands them out
-    from saltext_haproxy_maint import util as _util
-except ImportError:  # file_roots route: Salt's loader gives this project's _utils/
-
-    def _util(name):
-        return __utils__[name]
-
-
 def __virtual__():
-    try:
-        _util("haproxy_maint_contract.lb_config")
-    except ImportError:
-        return (
-            False,
-            "haproxy_maint needs this project's _utils/ (saltutil.sync_all, or pip install)",
-        )
+    # File_roots route: saltutil.sync_all; pip route: utils_dirs (Salt loads no extension utils).
+    if "haproxy_maint_contract.lb_config" not in __utils__:
+        return (False, "haproxy_maint needs this project's _utils/ (see docs/install.md)")
     return __virtualname__
+
+
+def _util(name):
+    return __utils__[name]
 
 
 def _contract(name):

@@ -39,23 +39,15 @@ STATE_FILE_CONFIG_KEY = "haproxy_maint:haproxy:server_state_file"
 PROTO = "haproxy_runtime_proto"
 
 
-try:  # pip route: Salt's loader loads no utils of extensions; the package hands them out
-    from saltext_haproxy_maint import util as _util
-except ImportError:  # file_roots route: Salt's loader gives this project's _utils/
-
-    def _util(name):
-        return __utils__[name]
-
-
 def __virtual__():
-    try:
-        _util("haproxy_runtime_proto.exchange")
-    except ImportError:
-        return (
-            False,
-            "haproxy_runtime needs this project's _utils/ (saltutil.sync_all, or pip install)",
-        )
+    # File_roots route: saltutil.sync_all; pip route: utils_dirs (Salt loads no extension utils).
+    if "haproxy_runtime_proto.exchange" not in __utils__:
+        return (False, "haproxy_runtime needs this project's _utils/ (see docs/install.md)")
     return __virtualname__
+
+
+def _util(name):
+    return __utils__[name]
 
 
 def _proto(function):

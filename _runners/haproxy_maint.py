@@ -66,23 +66,18 @@ class Rejected(Exception):
     """A request that must change nothing; its message says why."""
 
 
-try:  # pip route: Salt's loader loads no utils of extensions; the package hands them out
-    from saltext_haproxy_maint import util as _util
-except ImportError:  # file_roots route: Salt's loader gives this project's _utils/
-
-    def _util(name):
-        return __utils__[name]
-
-
 def __virtual__():
-    try:
-        _util("haproxy_maint_contract.parse")
-    except ImportError:
+    # File_roots route: saltutil.sync_all; pip route: utils_dirs (Salt loads no extension utils).
+    if "haproxy_maint_contract.parse" not in __utils__:
         return (
             False,
-            "the haproxy_maint runner needs this project's _utils/ (saltutil.sync_all, or pip install)",
+            "the haproxy_maint runner needs this project's _utils/ (see docs/install.md)",
         )
     return __virtualname__
+
+
+def _util(name):
+    return __utils__[name]
 
 
 def _contract(name):

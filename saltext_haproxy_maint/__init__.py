@@ -10,13 +10,15 @@ import importlib.util
 
 # Keys are the ext_type names Salt's loader asks entry points for (salt/loader/__init__.py:
 # "modules", "states", "runners", and "output" for outputters, not "outputter"). Salt 3008
-# reads no "utils" from entry points (utils() passes load_extensions=False): the modules
-# import this package's utils themselves; the key is kept for a Salt that does read it.
+# reads no "utils" from entry points (utils() passes load_extensions=False): the master's and
+# the minions' utils_dirs name the directory that `paths utils` prints; the key is kept for a
+# Salt that does read it.
 LOADER_KINDS = ("modules", "states", "runners", "utils", "output")
 
-# What the master is pointed at, by name: the root to add to file_roots (it holds the
-# haproxy_maint state tree), the reactor SLS directory, the example configuration.
-OPERATOR_DIRS = ("formula", "reactor", "examples")
+# What the master and minions are pointed at, by name: the root to add to file_roots (it
+# holds the haproxy_maint state tree), the reactor SLS directory, the example configuration,
+# and the shared code for utils_dirs.
+OPERATOR_DIRS = ("formula", "reactor", "examples", "utils")
 
 
 def _package_dirs(subpackage):
@@ -24,17 +26,6 @@ def _package_dirs(subpackage):
     if spec is None or not spec.submodule_search_locations:
         return []
     return list(spec.submodule_search_locations)
-
-
-if importlib.util.find_spec(f"{__name__}.utils") is not None:
-    # Installed (the wheel maps _utils/ here). A source checkout has no such subpackage, so
-    # importing util fails there and the modules take their utils from __utils__.
-
-    def util(name):
-        """A function of the packaged ``_utils/`` by its loader name, ``module.function``:
-        what the modules use on the pip route, where Salt's loader gives no ``__utils__``."""
-        module, _, function = name.partition(".")
-        return getattr(importlib.import_module(f"{__name__}.utils.{module}"), function)
 
 
 def get_loader_dirs():

@@ -266,13 +266,15 @@ import inspect, sys
 import salt.config, salt.loader
 opts = salt.config.master_config(None)
 opts.update(cachedir=sys.argv[1], extension_modules=sys.argv[1] + "/extmods")
+opts["utils_dirs"] = [sys.argv[2]]  # the master config's utils_dirs: `paths utils`
 runners = salt.loader.runner(opts, utils=salt.loader.utils(opts))
 print(inspect.getfile(runners["haproxy_maint.status"].func))
 """
 
 
 def test_master_loads_the_runner_from_the_package(installed, tmp_path):
-    proc = in_target(installed, sys.executable, "-c", MASTER_RUNNER_FILE, str(tmp_path))
+    utils = paths(installed, "utils").strip()
+    proc = in_target(installed, sys.executable, "-c", MASTER_RUNNER_FILE, str(tmp_path), utils)
     assert proc.returncode == 0, proc.stderr
     assert Path(proc.stdout.strip()) == installed / PACKAGE / "runners/haproxy_maint.py"
 
@@ -280,8 +282,8 @@ def test_master_loads_the_runner_from_the_package(installed, tmp_path):
 @pytest.fixture
 def masterless(installed, tmp_path):
     """A masterless minion config that knows nothing of this repository: file_roots is the
-    formula root that ``paths`` prints, no module_dirs/states_dirs/utils_dirs, caches and
-    pillar under ``tmp_path``."""
+    formula root that ``paths`` prints, utils_dirs the shared code it prints (Salt loads no
+    extension utils), no module_dirs/states_dirs, caches and pillar under ``tmp_path``."""
     pillar_root = tmp_path / "pillar"
     pillar_root.mkdir()
     (pillar_root / "top.sls").write_text("base:\n  '*':\n    - lb\n")
@@ -296,6 +298,7 @@ def masterless(installed, tmp_path):
         "sock_dir": str(cache / "sock"),
         "log_file": str(tmp_path / "minion.log"),
         "file_roots": {"base": [paths(installed, "formula").strip()]},
+        "utils_dirs": [paths(installed, "utils").strip()],
         "pillar_roots": {"base": [str(pillar_root)]},
         # As tests/support/converge.py: no systemd here.
         "disable_modules": ["systemd_service"],
@@ -323,8 +326,8 @@ def test_masterless_minion_runs_the_modules_and_utils_from_the_wheel(installed, 
 
 
 def test_masterless_minion_renders_the_packaged_formula(installed, masterless):
-    """map.jinja validates the pillar with haproxy_pillar.lb_config (utils through the
-    fallback) before any state renders."""
+    """map.jinja validates the pillar with haproxy_pillar.lb_config (the packaged utils)
+    before any state renders."""
     code, out, err = salt_call(
         installed, masterless, "--out=json", "state.show_sls", "haproxy_maint"
     )
@@ -334,13 +337,13 @@ def test_masterless_minion_renders_the_packaged_formula(installed, masterless):
     assert {"haproxy-config", "maintenance-page", "haproxy-maint-converged"} <= set(result)
 
 
-def test_without_the_packaged_utils_the_modules_do_not_load(installed, masterless, tmp_path):
-    """The control: the same run fails once the package's utils are gone, so the passing
-    runs above took them from the package (Salt's loader has no other copy)."""
-    stripped = tmp_path / "stripped"
-    shutil.copytree(installed, stripped)
-    shutil.rmtree(stripped / PACKAGE / "utils")
-    code, out, err = salt_call(stripped, masterless, "haproxy_maint.maintained_backends")
+def test_without_utils_dirs_the_modules_say_what_is_missing(installed, masterless):
+    """The control: without the utils_dirs line the modules do not load and say why, so the
+    passing runs above took the shared code from the package's directory."""
+    config = json.loads((masterless / "minion").read_text())
+    del config["utils_dirs"]
+    (masterless / "minion").write_text(json.dumps(config))
+    code, out, err = salt_call(installed, masterless, "haproxy_maint.maintained_backends")
     assert code != 0
     assert "needs this project's _utils/" in out + err
 
