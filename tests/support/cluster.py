@@ -376,9 +376,10 @@ class Cluster:
         return self._cli("salt-run", self.master_config_dir, ["-t", timeout, *args], check, timeout)
 
     def salt_run_text(self, *args, timeout=CLI_TIMEOUT):
-        """``salt-run <args>`` as an operator sees it: ``(exit code, what it printed)``."""
+        """``salt-run <args>``: ``(exit code, what it printed on stdout)`` (Salt's own warnings
+        go to stderr)."""
         proc = self._run("salt-run", self.master_config_dir, ["-t", timeout, *args], timeout)
-        return proc.returncode, proc.stdout + proc.stderr
+        return proc.returncode, proc.stdout
 
     def salt_call_text(self, minion, *args, timeout=CLI_TIMEOUT):
         """``salt-call <args>`` as ``minion`` sees it: ``(exit code, what it printed)``."""
