@@ -272,6 +272,53 @@ _BACKEND = _dict(
     }
 )
 
+# --- the visitor's side (issue 9): bypass secret, cookie and header names ----------------
+
+SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+COOKIE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+HEADER_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+SUFFIX_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,32}$")
+
+
+def _secret(path, value):
+    """The bypass secret: compared literally by HAProxy, sent in a cookie or a header, so
+    only characters that are safe in all three; long enough not to be guessed."""
+    if value != "" and (not isinstance(value, str) or not SECRET_RE.match(value)):
+        _fail(path, f'must be "" or 16-128 of A-Z a-z 0-9 _ - (got {len(str(value))} characters)')
+    return value
+
+
+_VISITOR = _dict(
+    {
+        "retry_after": _count,
+        "asset_max_age": _count,
+        "poll_interval": _number,
+        "map_file": _abs_path,
+        "bypass_file": _abs_path,
+        "bypass": _dict(
+            {
+                "secret": _secret,
+                "secret_file": _abs_path,
+                "cookie": _pattern(COOKIE_RE, "a cookie name of A-Z a-z 0-9 _ -"),
+                "header": _pattern(HEADER_RE, "a header name of A-Z a-z 0-9 -"),
+                "backend_suffix": _pattern(SUFFIX_RE, "a name suffix of A-Z a-z 0-9 _ . : -"),
+            }
+        ),
+    }
+)
+
+
+def _check_visitor(config):
+    """A backend may not be named like another one's bypass backend."""
+    suffix = config["visitor"]["bypass"]["backend_suffix"]
+    for name in config["haproxy"]["backends"]:
+        if name.endswith(suffix):
+            _fail(
+                f"{ROOT}:haproxy:backends:{name}",
+                f"ends with {suffix!r}, the suffix of the bypass backends (visitor:bypass:backend_suffix)",
+            )
+
+
 SCHEMA = _dict(
     {
         "env": _env,
@@ -361,6 +408,7 @@ SCHEMA = _dict(
             }
         ),
         "maintenance": _dict({"state_file": _abs_path, "drain_timeout": _number}),
+        "visitor": _VISITOR,
     }
 )
 
@@ -433,4 +481,5 @@ def validate(config):
     result = SCHEMA(ROOT, config)
     result["haproxy"]["backends"] = _merge_backend_defaults(result["haproxy"])
     _check_cross_keys(result)
+    _check_visitor(result)
     return result

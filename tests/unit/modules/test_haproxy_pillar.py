@@ -130,3 +130,41 @@ def test_is_loopback(host, expected):
 
 def test_split_hostport_ipv6():
     assert haproxy_pillar.split_hostport("k", "[::1]:8080") == ("[::1]", 8080)
+
+
+# --- the visitor's side (issue 9) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "key"),
+    [
+        ({"visitor__bypass__secret": "short"}, "visitor:bypass:secret"),
+        ({"visitor__bypass__secret": "a-long-secret-with;semicolon"}, "visitor:bypass:secret"),
+        ({"visitor__bypass__cookie": "bad cookie"}, "visitor:bypass:cookie"),
+        ({"visitor__bypass__header": "X-Bypass:"}, "visitor:bypass:header"),
+        ({"visitor__map_file": "maintenance.map"}, "visitor:map_file"),
+        ({"visitor__retry_after": "300"}, "visitor:retry_after"),
+        ({"visitor__poll_interval": 0}, "visitor:poll_interval"),
+    ],
+)
+def test_bad_visitor_key_is_named(changes, key):
+    with pytest.raises(SaltInvocationError, match=f"haproxy_maint:{key}[: ]"):
+        haproxy_pillar.validate(dev_with(**changes))
+
+
+def test_backend_named_like_a_bypass_backend_is_refused():
+    backend = {"servers": {"a": "h:1"}, "bind": {"http": "127.0.0.1:81", "https": ""}}
+    with pytest.raises(SaltInvocationError, match="haproxy:backends:x:bypass: ends with"):
+        haproxy_pillar.validate(dev_with(**{"haproxy__backends__x:bypass": backend}))
+
+
+def test_bad_secret_is_not_in_the_message():
+    secret = "almost-a-secret-but-with space"
+    with pytest.raises(SaltInvocationError) as err:
+        haproxy_pillar.validate(dev_with(visitor__bypass__secret=secret))
+    assert secret not in str(err.value)
+
+
+def test_good_secret_passes():
+    config = haproxy_pillar.validate(dev_with(visitor__bypass__secret="A" * 16 + "_-9"))
+    assert config["visitor"]["bypass"]["secret"] == "A" * 16 + "_-9"
