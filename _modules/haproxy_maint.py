@@ -15,7 +15,9 @@ Configuration comes from pillar ``haproxy_maint`` (see the pillar reference).
 """
 
 import contextlib
+import datetime
 import fcntl
+import ipaddress
 import json
 import logging
 import os
@@ -51,6 +53,12 @@ DEFAULTS = {
     "maintenance": {
         "state_file": "/var/lib/haproxy-maint/desired.json",
         "drain_timeout": 60,
+    },
+    "visitor": {
+        "poll_interval": 15,
+        "map_file": "/var/lib/haproxy-maint/visitor/maintenance.map",
+        "bypass_file": "/var/lib/haproxy-maint/visitor/bypass.acl",
+        "bypass": {"secret": ""},
     },
 }
 MODES = ("maint", "drain")
@@ -94,8 +102,8 @@ def config():
         salt lb1 haproxy_maint.config
     """
     if "haproxy_maint.config" not in __context__:
-        __context__["haproxy_maint.config"] = _merge(
-            DEFAULTS, __salt__["config.get"](PILLAR_KEY, {}) or {}
+        __context__["haproxy_maint.config"] = _without_secret(
+            _merge(DEFAULTS, __salt__["config.get"](PILLAR_KEY, {}) or {})
         )
     return __context__["haproxy_maint.config"]
 
@@ -151,13 +159,16 @@ def read_record(cfg=None):
 
 
 def _write_json(path, data, mode=0o644, durable=True):
+    _write_text(path, json.dumps(data, indent=1, sort_keys=True) + "\n", mode, durable)
+
+
+def _write_text(path, text, mode=0o644, durable=True):
     directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True)
-            handle.write("\n")
+            handle.write(text)
             handle.flush()
             if durable:
                 os.fsync(handle.fileno())
@@ -181,9 +192,13 @@ def _write_page_status(cfg, record):
     """What the page shows: text only; the page sets it with textContent, never as HTML."""
     path = os.path.join(cfg["page"]["root"], PAGE_STATUS_FILE)
     status = {
+        # Whoever reads this document through HAProxy is being served by the sorry server.
+        "maintenance": True,
         "active": bool(record.get("active")),
         "reason": record.get("reason") or "",
         "eta": record.get("eta") or "",
+        "eta_at": record.get("eta_at") or "",
+        "poll_s": cfg["visitor"]["poll_interval"],
     }
     try:
         # The page's text is rewritten by every start/stop; it need not survive a power cut.
@@ -259,6 +274,104 @@ def _check_drain_timeout(drain_timeout, cfg):
 def _superseded(record, stamp):
     """True when the record was written for a request newer than ``stamp``."""
     return bool(stamp and record.get("stamp") and str(stamp) < str(record["stamp"]))
+
+
+# --- the visitor's side: bypass, ETA and the files HAProxy loads (issue 9) ------------------
+
+BYPASS_MAX_ENTRIES = 64
+BYPASS_MAX_LENGTH = 50
+# The widest bypass accepted per IP version: never everyone (0.0.0.0/0, ::/0) or half of it.
+BYPASS_MIN_PREFIX = {4: 8, 6: 16}
+ETA_AT_MAX_LENGTH = 64
+REDACTED = "<redacted>"
+
+
+def _check_bypass(value):
+    """Return the bypass as a sorted list of canonical CIDR strings (``[]`` for None)."""
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise SaltInvocationError(f"bypass must be a list of CIDRs, not {type(value).__name__}")
+    if len(value) > BYPASS_MAX_ENTRIES:
+        raise SaltInvocationError(f"bypass lists more than {BYPASS_MAX_ENTRIES} CIDRs")
+    networks = set()
+    for item in value:
+        if not isinstance(item, str) or not 0 < len(item) <= BYPASS_MAX_LENGTH:
+            raise SaltInvocationError(f"bypass entry {item!r} is not a CIDR string")
+        try:
+            network = ipaddress.ip_network(item, strict=True)
+        except ValueError as err:
+            raise SaltInvocationError(f"bypass entry {item!r} is not a CIDR: {err}") from err
+        if network.prefixlen < BYPASS_MIN_PREFIX[network.version]:
+            raise SaltInvocationError(
+                f"bypass entry {item!r} is too wide: at most "
+                f"/{BYPASS_MIN_PREFIX[network.version]} for IPv{network.version}"
+            )
+        if network.version == 6 and network.network_address.ipv4_mapped is not None:
+            raise SaltInvocationError(f"bypass entry {item!r}: give IPv4 networks as IPv4")
+        networks.add(network)
+    return [str(network) for network in sorted(networks, key=lambda n: (n.version, n))]
+
+
+def _check_eta_at(value):
+    """Return ``eta_at`` as ISO 8601 in UTC (``""`` for None or ""); a zone is required."""
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or len(value) > ETA_AT_MAX_LENGTH:
+        raise SaltInvocationError("eta_at must be an ISO 8601 date and time with a zone")
+    try:
+        # Python 3.10 reads no "Z"; it means +00:00.
+        when = datetime.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as err:
+        raise SaltInvocationError(f"eta_at {value!r} is not ISO 8601: {err}") from err
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise SaltInvocationError(f"eta_at {value!r} has no zone (add Z or +hh:mm)")
+    return when.astimezone(datetime.timezone.utc).isoformat()
+
+
+def _eta_epoch(eta_at):
+    if not eta_at:
+        return 0
+    return int(datetime.datetime.fromisoformat(eta_at).timestamp())
+
+
+def _without_secret(cfg):
+    """The configuration with the bypass secret replaced: it is HAProxy's, never returned."""
+    visitor = dict(cfg["visitor"])
+    bypass = dict(visitor["bypass"])
+    if bypass.get("secret"):
+        bypass["secret"] = REDACTED
+    visitor["bypass"] = bypass
+    return {**cfg, "visitor": visitor}
+
+
+def _write_lines(path, lines):
+    try:
+        _write_text(path, "".join(f"{line}\n" for line in lines))
+    except OSError as err:
+        raise CommandExecutionError(f"cannot write {path}: {err}") from err
+
+
+def _apply_visitor(cfg, record):
+    """Make HAProxy's maintenance map (maintained backend -> ETA) and bypass ACL what the
+    record says: first the files, which a reload or restart loads, then the same through the
+    runtime API, which takes effect at once."""
+    visitor = cfg["visitor"]
+    active = bool(record.get("active"))
+    epoch = _eta_epoch(record.get("eta_at")) if active else 0
+    entries = {backend: str(epoch) for backend in record["backends"]} if active else {}
+    cidrs = list(record.get("bypass") or []) if active else []
+    _write_lines(visitor["map_file"], [f"{key} {value}" for key, value in sorted(entries.items())])
+    _write_lines(visitor["bypass_file"], cidrs)
+    loaded = __salt__["haproxy_runtime.list_maps"](socket=_socket(cfg))
+    if visitor["map_file"] not in {entry["file"] for entry in loaded}:
+        # A config rendered before the visitor's side existed: MAINT still works (the page
+        # as the seed served it); a highstate renders the rules and loads these files.
+        log.warning("HAProxy has not loaded %s: highstate this LB", visitor["map_file"])
+        return "files written; the running HAProxy config has no visitor rules (highstate)"
+    __salt__["haproxy_runtime.replace_map"](visitor["map_file"], entries, socket=_socket(cfg))
+    __salt__["haproxy_runtime.replace_acl"](visitor["bypass_file"], cidrs, socket=_socket(cfg))
+    return "applied"
 
 
 # --- sorry server ------------------------------------------------------------------------
@@ -358,6 +471,8 @@ def start(
     eta=None,
     stamp=None,
     ensure_sorry=True,
+    bypass=None,
+    eta_at=None,
 ):
     """
     Put this LB's backends into maintenance: app servers to MAINT, the sorry server serves.
@@ -386,12 +501,24 @@ def start(
     ensure_sorry
         Check that the sorry server answers first and, if not, start it with supervisord.
 
+    bypass
+        CIDRs (``10.1.2.0/24``, an address alone means one host) whose requests still reach
+        the app servers while everyone else gets the page; at most 64, none wider than /8
+        (IPv4) or /16 (IPv6), so never ``0.0.0.0/0`` or ``::/0``. Replaces the bypass of an
+        earlier start; cleared by the stop that ends the maintenance.
+
+    eta_at
+        When maintenance should end, ISO 8601 with a zone (``2026-11-26T22:00:00+01:00``):
+        the page shows it in the visitor's local time, and ``Retry-After`` is this instant as
+        an HTTP-date while it lies ahead.
+
     CLI Example:
 
     .. code-block:: bash
 
         salt lb1 haproxy_maint.start
         salt lb1 haproxy_maint.start backends='[app]' mode=drain drain_timeout=30 reason="Upgrade"
+        salt lb1 haproxy_maint.start bypass='[192.0.2.0/28]' eta_at=2026-11-26T22:00:00Z
     """
     began = time.monotonic()
     cfg = config()
@@ -401,6 +528,8 @@ def start(
     drain_timeout = _check_drain_timeout(drain_timeout, cfg)
     reason = _check_text(reason, "reason", REASON_MAX_LENGTH)
     eta = _check_text(eta, "eta", ETA_MAX_LENGTH)
+    bypass = _check_bypass(bypass)
+    eta_at = _check_eta_at(eta_at)
     if not backends:
         raise SaltInvocationError("this LB's pillar declares no backend with a sorry server")
     with _locked(cfg):
@@ -417,6 +546,8 @@ def start(
             mode=mode,
             reason=reason,
             eta=eta,
+            bypass=bypass,
+            eta_at=eta_at,
             stamp=str(stamp) if stamp else record.get("stamp"),
             updated=time.time(),
         )
@@ -428,12 +559,16 @@ def start(
         # a restart or a returning minion will re-apply, and what stop will restore.
         _write_record(cfg, record)
         _write_page_status(cfg, record)
+        # Before the servers move: from here on every new request of these backends gets the
+        # page (or the bypass), also while drain mode waits.
+        visitor = _apply_visitor(cfg, record)
         drain = _apply_start(cfg, changed, mode, drain_timeout)
         _save_state_file(cfg)
     state = "changed" if changed else "already in maintenance"
     result = _outcome(began, state, record, "", changed=changed, skipped=skipped, sorry=sorry)
     if drain is not None:
         result["drain"] = drain
+    result["visitor"] = visitor
     return result
 
 
@@ -487,15 +622,19 @@ def stop(backends=None, stamp=None):
         record["backends"] = [name for name in record["backends"] if name not in ending]
         record["active"] = bool(record["backends"])
         if not record["active"]:
-            record.update(reason="", eta="", mode="")
+            record.update(reason="", eta="", mode="", bypass=[], eta_at="")
         if stamp:
             record["stamp"] = str(stamp)
         record["updated"] = time.time()
         _write_record(cfg, record)
         _write_page_status(cfg, record)
+        # After the servers are READY again, so no request finds neither page nor app.
+        visitor = _apply_visitor(cfg, record)
         _save_state_file(cfg)
     state = "changed" if restored else "nothing to restore"
-    return _outcome(began, state, record, "", changed=restored)
+    result = _outcome(began, state, record, "", changed=restored)
+    result["visitor"] = visitor
+    return result
 
 
 def reapply():
@@ -525,6 +664,8 @@ def reapply():
         reason=record.get("reason"),
         eta=record.get("eta"),
         ensure_sorry=False,
+        bypass=record.get("bypass"),
+        eta_at=record.get("eta_at"),
     )
 
 
@@ -577,6 +718,8 @@ def _outcome(began, state, record, comment, changed=None, skipped=None, sorry=No
         "active": bool(record.get("active")),
         "backends": list(record.get("backends", [])),
         "changed": changed or {},
+        "bypass": list(record.get("bypass") or []),
+        "eta_at": record.get("eta_at") or "",
         "duration_s": round(time.monotonic() - began, 4),
     }
     if skipped:
@@ -607,6 +750,10 @@ def status():
         "backends_in_maintenance": record.get("backends", []),
         "reason": record.get("reason", ""),
         "eta": record.get("eta", ""),
+        "eta_at": record.get("eta_at", ""),
+        "bypass": record.get("bypass", []),
+        # Whether a bypass secret is configured; the secret itself is never returned.
+        "bypass_secret": bool(cfg["visitor"]["bypass"]["secret"]),
         "sorry_server": "up" if _sorry_answers(cfg) else "down",
         "backends": {},
     }

@@ -11,12 +11,14 @@ from salt.exceptions import SaltInvocationError
 from tests.support.load import REPO, load_module
 
 maint = load_module("_modules/haproxy_maint.py", "haproxy_maint_module")
+SECRET = "unit-test-bypass-secret-value"
 
 
 class FakeRuntime:
     def __init__(self, servers):
         self.servers = servers  # {backend: {server: {"admin", "backup", ...}}}
         self.calls = []
+        self.patterns = {}
 
     def server_status(self, socket=None):
         return {
@@ -35,6 +37,18 @@ class FakeRuntime:
         self.calls.append(changes)
         for change in changes:
             self.servers[change["backend"]][change["server"]]["admin"] = change["state"]
+
+    # The visitor's side: what the runtime map and ACL hold, keyed by file.
+    maps_loaded = True
+
+    def list_maps(self, socket=None):
+        return [{"id": 0, "file": path} for path in self.patterns] if self.maps_loaded else []
+
+    def replace_map(self, path, entries, socket=None):
+        self.patterns[path] = dict(entries)
+
+    def replace_acl(self, path, patterns, socket=None):
+        self.patterns[path] = list(patterns)
 
     def validate_name(self, name, kind="name"):
         import re
@@ -71,6 +85,11 @@ def loader(monkeypatch, tmp_path, runtime):
         },
         "page": {"root": str(tmp_path / "www")},
         "maintenance": {"state_file": str(tmp_path / "desired.json")},
+        "visitor": {
+            "map_file": str(tmp_path / "visitor/maintenance.map"),
+            "bypass_file": str(tmp_path / "visitor/bypass.acl"),
+            "bypass": {"secret": SECRET},
+        },
     }
     salt = {
         "config.get": lambda key, default=None: pillar if key == "haproxy_maint" else default,
@@ -80,6 +99,13 @@ def loader(monkeypatch, tmp_path, runtime):
         "haproxy_runtime.save_servers_state": lambda path=None, socket=None: {"path": path},
         "haproxy_runtime.wait_drained": lambda *a, **k: {"drained": True, "waited": 0},
         "haproxy_runtime.show_info": runtime.show_info,
+        "haproxy_runtime.list_maps": runtime.list_maps,
+        "haproxy_runtime.replace_map": runtime.replace_map,
+        "haproxy_runtime.replace_acl": runtime.replace_acl,
+    }
+    runtime.patterns = {
+        pillar["visitor"]["map_file"]: {},
+        pillar["visitor"]["bypass_file"]: [],
     }
     monkeypatch.setattr(maint, "__salt__", salt, raising=False)
     monkeypatch.setattr(maint, "__context__", {}, raising=False)
@@ -113,7 +139,14 @@ def test_start_moves_only_ready_servers_and_records_them(runtime, loader):
     record = json.loads(Path(loader / "desired.json").read_text())
     assert record["active"] is True and record["changed"] == {"app": ["app1", "app2"]}
     page = json.loads(Path(loader / "www/maintenance.json").read_text())
-    assert page == {"active": True, "reason": "Upgrade <b>", "eta": "1h"}
+    assert page == {
+        "maintenance": True,
+        "active": True,
+        "reason": "Upgrade <b>",
+        "eta": "1h",
+        "eta_at": "",
+        "poll_s": 15,
+    }
     assert runtime.servers["app"]["localhost"]["admin"] == "ready"
 
 
@@ -168,6 +201,16 @@ def test_reapply_without_maintenance_touches_nothing(runtime):
         {"drain_timeout": "10", "mode": "drain"},
         {"reason": "x" * 501},
         {"eta": "a\nb"},
+        {"bypass": "127.0.0.2/32"},
+        {"bypass": ["0.0.0.0/0"]},
+        {"bypass": ["::/0"]},
+        {"bypass": ["10.0.0.1/8"]},
+        {"bypass": ["127.0.0.2/32; clear acl x"]},
+        {"bypass": ["not a network"]},
+        {"bypass": [7]},
+        {"eta_at": "2026-11-26T22:00:00"},
+        {"eta_at": "tomorrow"},
+        {"eta_at": 1764194400},
     ],
 )
 def test_bad_input_changes_nothing(runtime, loader, kwargs):
@@ -186,3 +229,118 @@ def test_reapply_waits_for_the_worker_of_the_new_config(runtime, loader, monkeyp
     monkeypatch.setattr(maint, "RELOAD_POLL_INTERVAL", 0)
     maint.reapply()
     assert next(answers, "spent") == "spent", "reapply asked until a new worker answered"
+
+
+# --- the visitor's side (issue 9) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, []),
+        ([], []),
+        (["127.0.0.2"], ["127.0.0.2/32"]),
+        (
+            ["192.0.2.0/28", "10.0.0.0/8", "2001:db8::/48", "10.0.0.0/8"],
+            ["10.0.0.0/8", "192.0.2.0/28", "2001:db8::/48"],
+        ),
+    ],
+)
+def test_check_bypass_gives_canonical_cidrs(value, expected):
+    assert maint._check_bypass(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "10.0.0.0/8",
+        ["0.0.0.0/0"],
+        ["::/0"],
+        ["128.0.0.0/1"],
+        ["::ffff:0:0/96"],
+        ["10.0.0.1/8"],
+        ["x;y"],
+        ["a" * 60],
+        [None],
+        ["10.0.0.0/8"] * 65,
+    ],
+)
+def test_check_bypass_refuses(value):
+    with pytest.raises(SaltInvocationError):
+        maint._check_bypass(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, ""),
+        ("", ""),
+        ("2026-11-26T22:00:00Z", "2026-11-26T22:00:00+00:00"),
+        ("2026-11-26T23:30:00+01:00", "2026-11-26T22:30:00+00:00"),
+    ],
+)
+def test_check_eta_at_gives_utc_iso(value, expected):
+    assert maint._check_eta_at(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value", ["2026-11-26 22:00", "2026-11-26", "soon", 5, "2026-13-01T00:00Z"]
+)
+def test_check_eta_at_refuses(value):
+    with pytest.raises(SaltInvocationError):
+        maint._check_eta_at(value)
+
+
+def test_start_sets_map_and_bypass_then_stop_clears_them(runtime, loader):
+    result = maint.start(bypass=["127.0.0.2/32"], eta_at="2026-11-26T22:00:00Z")
+    map_file, acl_file = loader / "visitor/maintenance.map", loader / "visitor/bypass.acl"
+    epoch = "1795730400"
+    assert runtime.patterns[str(map_file)] == {"api": epoch, "app": epoch}
+    assert runtime.patterns[str(acl_file)] == ["127.0.0.2/32"]
+    # The files say the same, so that a reload or restart loads it back.
+    assert map_file.read_text() == f"api {epoch}\napp {epoch}\n"
+    assert acl_file.read_text() == "127.0.0.2/32\n"
+    assert result["bypass"] == ["127.0.0.2/32"] and result["visitor"] == "applied"
+    assert result["eta_at"] == "2026-11-26T22:00:00+00:00"
+    page = json.loads(Path(loader / "www/maintenance.json").read_text())
+    assert page["eta_at"] == "2026-11-26T22:00:00+00:00" and page["maintenance"] is True
+
+    result = maint.stop()
+    assert runtime.patterns[str(map_file)] == {} and runtime.patterns[str(acl_file)] == []
+    assert map_file.read_text() == "" and acl_file.read_text() == ""
+    assert result["bypass"] == []
+
+
+def test_partial_stop_keeps_the_rest_in_the_map(runtime, loader):
+    maint.start(bypass=["127.0.0.2/32"])
+    maint.stop(backends=["api"])
+    assert runtime.patterns[str(loader / "visitor/maintenance.map")] == {"app": "0"}
+    assert runtime.patterns[str(loader / "visitor/bypass.acl")] == ["127.0.0.2/32"]
+
+
+def test_reapply_keeps_bypass_and_eta_at(runtime, loader):
+    (loader / "haproxy.cfg").write_text("")
+    runtime.worker_started = int(time.time()) + 1
+    maint.start(bypass=["192.0.2.0/28"], eta_at="2026-11-26T22:00:00Z")
+    runtime.patterns = {path: type(value)() for path, value in runtime.patterns.items()}
+    result = maint.reapply()
+    assert result["bypass"] == ["192.0.2.0/28"]
+    assert runtime.patterns[str(loader / "visitor/bypass.acl")] == ["192.0.2.0/28"]
+    assert runtime.patterns[str(loader / "visitor/maintenance.map")] == {
+        "api": "1795730400",
+        "app": "1795730400",
+    }
+
+
+def test_config_without_visitor_rules_still_goes_into_maintenance(runtime, loader):
+    runtime.maps_loaded = False
+    result = maint.start(bypass=["127.0.0.2/32"])
+    assert result["changed"] == {"app": ["app1", "app2"]}
+    assert result["visitor"] != "applied"
+    assert (loader / "visitor/bypass.acl").read_text() == "127.0.0.2/32\n"
+
+
+def test_secret_never_in_returns(runtime):
+    results = [maint.config(), maint.start(bypass=["127.0.0.2/32"]), maint.status(), maint.stop()]
+    assert SECRET not in json.dumps(results, default=str)
+    assert maint.status()["bypass_secret"] is True
