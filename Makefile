@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DEB_PACKAGES := haproxy supervisor socat curl chromium nodejs npm
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-deb setup-venv setup-npm test lint unit demo converge bench docs clean
+.PHONY: setup setup-deb setup-venv setup-npm test lint unit demo converge maint-start maint-stop bench docs clean
 
 setup: setup-deb setup-venv setup-npm
 
@@ -52,11 +52,22 @@ clean:
 
 # Masterless highstate of this machine, environment dev (issue 3). Non-zero on any failed state.
 CONVERGE_ARGS ?=
-converge: setup
-	$(VENV)/bin/salt-call --local -c salt/converge \
+SALT_LOCAL = $(VENV)/bin/salt-call --local -c salt/converge \
 	  --file-root=$(CURDIR)/salt --pillar-root=$(CURDIR)/pillar \
-	  --module-dirs=$(CURDIR)/_modules --states-dir=$(CURDIR)/_states \
-	  --state-output=changes --retcode-passthrough state.apply $(CONVERGE_ARGS)
+	  --module-dirs=$(CURDIR)/_modules --states-dir=$(CURDIR)/_states
+converge: setup
+	$(SALT_LOCAL) --state-output=changes --retcode-passthrough state.apply $(CONVERGE_ARGS)
+
+# Maintenance on the make converge LB, from the shell (issue 9): haproxy_maint.start/stop by
+# salt-call --local. REASON and ETA: text on the page; ETA_AT: ISO 8601 with a zone (drives
+# Retry-After, shown in the visitor's local time); BYPASS: CIDRs that still reach the app,
+# comma-separated. demo/maint.py passes them on JSON-encoded, whatever characters they hold.
+export REASON ETA ETA_AT BYPASS
+maint-start: setup
+	$(PY) -m demo.maint start -- $(SALT_LOCAL) --retcode-passthrough
+
+maint-stop: setup
+	$(PY) -m demo.maint stop -- $(SALT_LOCAL) --retcode-passthrough
 
 # Operator documentation (Sphinx + MyST + furo); warnings are errors.
 docs: setup

@@ -374,6 +374,16 @@ def _apply_visitor(cfg, record):
     return "applied"
 
 
+def _clear_stale_visitor(cfg, record):
+    """With maintenance off, a map or bypass file that still lists something (a stop that did
+    not finish) is emptied, in the files and in HAProxy, so that no reload turns the page or a
+    bypass back on. The caller holds the lock; nothing happens in the usual case."""
+    paths = (cfg["visitor"]["map_file"], cfg["visitor"]["bypass_file"])
+    if record.get("active") or not any(os.path.isfile(p) and os.path.getsize(p) for p in paths):
+        return "nothing to clear"
+    return _apply_visitor(cfg, record)
+
+
 # --- sorry server ------------------------------------------------------------------------
 
 
@@ -603,7 +613,9 @@ def stop(backends=None, stamp=None):
             if stamp:
                 record["stamp"] = str(stamp)
                 _write_record(cfg, record)
-            return _outcome(began, "not in maintenance", record, "")
+            result = _outcome(began, "not in maintenance", record, "")
+            result["visitor"] = _clear_stale_visitor(cfg, record)
+            return result
         ending = list(record["backends"]) if backends is None else backends
         live = __salt__["haproxy_runtime.server_status"](socket=_socket(cfg))
         restored = {}
@@ -642,7 +654,9 @@ def reapply():
     Re-apply the recorded maintenance after a reload, restart or highstate.
 
     With maintenance on, every READY app server of the recorded backends goes back to MAINT
-    (a server renamed in pillar included); with maintenance off nothing is touched.
+    (a server renamed in pillar included), and the visitor's side (maintenance map, bypass)
+    is set again; with maintenance off no server is touched, and a map or bypass left over
+    from a stop that did not finish is emptied.
 
     CLI Example:
 
@@ -652,6 +666,9 @@ def reapply():
     """
     record = read_record()
     if not record.get("active"):
+        cfg = config()
+        with _locked(cfg):
+            _clear_stale_visitor(cfg, read_record(cfg))
         return {"state": "not in maintenance", "changed": {}, "active": False}
     _wait_for_current_config(config())
     maintained = set(maintained_backends())

@@ -344,3 +344,16 @@ def test_secret_never_in_returns(runtime):
     results = [maint.config(), maint.start(bypass=["127.0.0.2/32"]), maint.status(), maint.stop()]
     assert SECRET not in json.dumps(results, default=str)
     assert maint.status()["bypass_secret"] is True
+
+
+def test_stop_and_reapply_empty_a_map_left_over_with_maintenance_off(runtime, loader):
+    map_file = loader / "visitor/maintenance.map"
+    map_file.parent.mkdir(parents=True, exist_ok=True)
+    map_file.write_text("app 0\n")
+    runtime.patterns[str(map_file)] = {"app": "0"}
+    assert maint.stop()["visitor"] == "applied"
+    assert map_file.read_text() == "" and runtime.patterns[str(map_file)] == {}
+    map_file.write_text("app 0\n")
+    maint.reapply()
+    assert map_file.read_text() == ""
+    assert maint.stop()["visitor"] == "nothing to clear"
