@@ -8,6 +8,7 @@ import email.utils
 import json
 import socket
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +32,7 @@ ASSETS = (
 )
 STATUS_DOCUMENT = "/.maintenance/maintenance.json"
 SWITCH_TIMEOUT = 15
+HIGHSTATE_TIMEOUT = 600
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade"}
 JUNK_ANSWER = b"this is not HTTP\r\n\r\n"
 
@@ -220,6 +222,21 @@ def test_bypass_survives_reload_and_restart_and_goes_with_stop(maintained, salt_
     assert runtime_command(lb.socket, f"show acl {acl_file}").strip() == ""
     start(salt_cli, "lb1", bypass=None)
     assert is_page(*get(lb, "/after/stop", source="127.0.0.2")[::2])
+
+
+def test_a_highstate_puts_a_lost_bypass_back(maintained, salt_cli):
+    """The record is what counts: a bypass lost from HAProxy and its file (cleared by hand)
+    comes back with the next highstate, like a server taken out of MAINT by hand."""
+    lb, _result = maintained
+    acl_file = lb.pillar()["haproxy_maint"]["visitor"]["bypass_file"]
+    runtime_command(lb.socket, f"clear acl {acl_file}")
+    Path(acl_file).write_text("")
+    assert is_page(*get(lb, "/", source="127.0.0.2")[::2])
+    ret = salt_cli.run("state.apply", minion_tgt="lb1", _timeout=HIGHSTATE_TIMEOUT)
+    assert ret.returncode == 0, ret.stdout
+    status, _headers, text = get(lb, "/after/highstate", source="127.0.0.2")
+    assert status == 200 and text.startswith("APP ")
+    assert is_page(*get(lb, "/after/highstate")[::2])
 
 
 def test_stop_brings_the_app_back_untouched(maintained, salt_cli):
