@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DEB_PACKAGES := haproxy supervisor socat curl chromium nodejs npm
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-deb setup-venv setup-npm test lint unit demo converge converge-config bench docs clean
+.PHONY: setup setup-deb setup-venv setup-npm test lint unit demo converge converge-config maint-start maint-stop bench docs clean
 
 setup: setup-deb setup-venv setup-npm
 
@@ -61,6 +61,17 @@ converge-config:
 
 converge: setup converge-config
 	$(SALT_CALL_DEV) --state-output=changes --retcode-passthrough state.apply $(CONVERGE_ARGS)
+
+# Maintenance on the make converge LB, from the shell: haproxy_maint.start/stop by
+# salt-call --local. REASON and ETA: text on the page; ETA_AT: ISO 8601 with a zone (drives
+# Retry-After, shown in the visitor's local time); BYPASS: CIDRs that still reach the app,
+# comma-separated. demo/maint.py passes them on JSON-encoded, whatever characters they hold.
+export REASON ETA ETA_AT BYPASS
+maint-start: setup converge-config
+	$(PY) -m demo.maint start -- $(SALT_CALL_DEV) --retcode-passthrough
+
+maint-stop: setup converge-config
+	$(PY) -m demo.maint stop -- $(SALT_CALL_DEV) --retcode-passthrough
 
 # Operator documentation (Sphinx + MyST + furo); warnings are errors.
 docs: setup

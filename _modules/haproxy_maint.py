@@ -14,6 +14,7 @@ server state file is dumped, so an HAProxy restart loads the admin states back b
 Configuration comes from pillar ``haproxy_maint`` (see the pillar reference).
 """
 
+import datetime
 import logging
 import os
 import socket
@@ -86,7 +87,7 @@ def config():
     """
     Return the LB's maintenance configuration: pillar ``haproxy_maint`` merged over the state
     tree's ``defaults.yaml`` and validated, exactly as the state tree reads it. The TLS key
-    (``tls:pem``) is masked.
+    (``tls:pem``) and the bypass secret (``visitor:bypass:secret``) are masked.
 
     CLI Example:
 
@@ -98,7 +99,10 @@ def config():
     tls = dict(cfg["tls"])
     if tls.get("pem"):
         tls["pem"] = MASKED_VALUE
-    return {**cfg, "tls": tls}
+    bypass = dict(cfg["visitor"]["bypass"])
+    if bypass.get("secret"):
+        bypass["secret"] = MASKED_VALUE
+    return {**cfg, "tls": tls, "visitor": {**cfg["visitor"], "bypass": bypass}}
 
 
 def _socket(cfg):
@@ -150,10 +154,13 @@ def _write_page_status(cfg, record):
     """What the page shows: text only; the page sets it with textContent, never as HTML."""
     path = os.path.join(cfg["page"]["root"], PAGE_STATUS_FILE)
     status = {
+        # Whoever reads this document through HAProxy is being served by the sorry server.
+        "maintenance": True,
         "active": bool(record.get("active")),
         "reason": record.get("reason") or "",
         "eta": record.get("eta") or "",
         "eta_at": record.get("eta_at") or "",
+        "poll_s": cfg["visitor"]["poll_interval"],
     }
     # The page's text is rewritten by every start/stop; it need not survive a power cut.
     _files("write_json")(path, status, durable=False)
@@ -185,6 +192,51 @@ def _check_backends(backends, cfg):
 def _superseded(record, stamp):
     """True when the record was written for a request newer than ``stamp``."""
     return bool(stamp and record.get("stamp") and str(stamp) < str(record["stamp"]))
+
+
+# --- the visitor's side: the files and runtime map/ACL HAProxy reads -----------------------
+
+
+def _eta_epoch(eta_at):
+    if not eta_at:
+        return 0
+    return int(datetime.datetime.fromisoformat(eta_at.replace("Z", "+00:00")).timestamp())
+
+
+def _write_lines(path, lines):
+    _files("write_text")(path, "".join(f"{line}\n" for line in lines))
+
+
+def _apply_visitor(cfg, record):
+    """Make HAProxy's maintenance map (maintained backend -> ETA) and bypass ACL what the
+    record says: first the files, which a reload or restart loads, then the same through the
+    runtime API, which takes effect at once."""
+    visitor = cfg["visitor"]
+    active = bool(record.get("active"))
+    epoch = _eta_epoch(record.get("eta_at")) if active else 0
+    entries = {backend: str(epoch) for backend in record["backends"]} if active else {}
+    cidrs = list(record.get("bypass") or []) if active else []
+    _write_lines(visitor["map_file"], [f"{key} {value}" for key, value in sorted(entries.items())])
+    _write_lines(visitor["bypass_file"], cidrs)
+    loaded = __salt__["haproxy_runtime.list_maps"](socket=_socket(cfg))
+    if visitor["map_file"] not in {entry["file"] for entry in loaded}:
+        # A config rendered before the visitor's side existed: MAINT still works (the page
+        # as the seed served it); a highstate renders the rules and loads these files.
+        log.warning("HAProxy has not loaded %s: highstate this LB", visitor["map_file"])
+        return "files written; the running HAProxy config has no visitor rules (highstate)"
+    __salt__["haproxy_runtime.replace_map"](visitor["map_file"], entries, socket=_socket(cfg))
+    __salt__["haproxy_runtime.replace_acl"](visitor["bypass_file"], cidrs, socket=_socket(cfg))
+    return "applied"
+
+
+def _clear_stale_visitor(cfg, record):
+    """With maintenance off, a map or bypass file that still lists something (a stop that did
+    not finish) is emptied, in the files and in HAProxy, so that no reload turns the page or a
+    bypass back on. The caller holds the lock; nothing happens in the usual case."""
+    paths = (cfg["visitor"]["map_file"], cfg["visitor"]["bypass_file"])
+    if record.get("active") or not any(os.path.isfile(p) and os.path.getsize(p) for p in paths):
+        return "nothing to clear"
+    return _apply_visitor(cfg, record)
 
 
 # --- sorry server ------------------------------------------------------------------------
@@ -309,11 +361,15 @@ def start(
         Text shown on the maintenance page (at most 500 and 100 characters).
 
     eta_at
-        When maintenance should end, ISO 8601 with a zone (the page shows it in the
-        visitor's local time).
+        When maintenance should end, ISO 8601 with a zone (``2026-11-26T22:00:00+01:00``):
+        the page shows it in the visitor's local time, and ``Retry-After`` is this instant as
+        an HTTP-date while it lies ahead.
 
     bypass
-        CIDRs whose requests still reach the app servers.
+        CIDRs (``10.1.2.0/24``, an address alone means one host) whose requests still reach
+        the app servers while everyone else gets the page; at most 50, none wider than /8
+        (IPv4) or /16 (IPv6), so never ``0.0.0.0/0`` or ``::/0``. Replaces the bypass of an
+        earlier start; cleared by the stop that ends the maintenance.
 
     stamp
         The request's time stamp (set by the master); a request older than the one recorded
@@ -332,6 +388,7 @@ def start(
         salt lb1 haproxy_maint.start
         salt lb1 haproxy_maint.start backends='[app]' mode=drain drain_timeout=30 reason="Upgrade"
         salt lb1 haproxy_maint.start test=True
+        salt lb1 haproxy_maint.start bypass='[192.0.2.0/28]' eta_at=2026-11-26T22:00:00Z
     """
     began = time.monotonic()
     cfg = _config()
@@ -377,12 +434,16 @@ def start(
         # a restart or a returning minion will re-apply, and what stop will restore.
         _write_record(cfg, record)
         _write_page_status(cfg, record)
+        # Before the servers move: from here on every new request of these backends gets the
+        # page (or the bypass), also while drain mode waits.
+        visitor = _apply_visitor(cfg, record)
         drain = _apply_start(cfg, changed, mode, drain_timeout)
         _save_state_file(cfg)
     state = "changed" if changed else "already in maintenance"
     result = _outcome(began, state, record, "", changed=changed, skipped=skipped, sorry=sorry)
     if drain is not None:
         result["drain"] = drain
+    result["visitor"] = visitor
     return result
 
 
@@ -426,10 +487,13 @@ def stop(backends=None, stamp=None, test=False, not_up_wait=None):
         if _superseded(record, stamp):
             return _outcome(began, "superseded", record, "a newer request is recorded")
         if not record.get("active"):
-            if stamp and not test:
-                record["stamp"] = str(stamp)
-                _write_record(cfg, record)
-            return _outcome(began, "not in maintenance", record, "", test=test)
+            result = _outcome(began, "not in maintenance", record, "", test=test)
+            if not test:
+                if stamp:
+                    record["stamp"] = str(stamp)
+                    _write_record(cfg, record)
+                result["visitor"] = _clear_stale_visitor(cfg, record)
+            return result
         ending = list(record["backends"]) if backends is None else backends
         live = __salt__["haproxy_runtime.server_status"](socket=_socket(cfg))
         restored = {}
@@ -457,9 +521,12 @@ def stop(backends=None, stamp=None, test=False, not_up_wait=None):
         record["updated"] = time.time()
         _write_record(cfg, record)
         _write_page_status(cfg, record)
+        # After the servers are READY again, so no request finds neither page nor app.
+        visitor = _apply_visitor(cfg, record)
         _save_state_file(cfg)
     state = "changed" if restored else "nothing to restore"
     result = _outcome(began, state, record, "", changed=restored)
+    result["visitor"] = visitor
     result["not_up"] = _not_up(cfg, restored, not_up_wait)
     return result
 
@@ -488,7 +555,9 @@ def reapply():
     Re-apply the recorded maintenance after a reload, restart or highstate.
 
     With maintenance on, every READY app server of the recorded backends goes back to MAINT
-    (a server renamed in pillar included); with maintenance off nothing is touched.
+    (a server renamed in pillar included), and the visitor's side (maintenance map, bypass)
+    is set again; with maintenance off no server is touched, and a map or bypass left over
+    from a stop that did not finish is emptied.
 
     CLI Example:
 
@@ -499,6 +568,8 @@ def reapply():
     cfg = _config()
     record = _read_record(cfg)
     if not record.get("active"):
+        with _locked(cfg):
+            _clear_stale_visitor(cfg, _read_record(cfg))
         return {"state": "not in maintenance", "changed": {}, "active": False}
     _wait_for_current_config(cfg)
     maintained = set(_util("haproxy_maint_contract.maintained_backends")(cfg))
@@ -566,6 +637,8 @@ def _outcome(began, state, record, comment, changed=None, skipped=None, sorry=No
         "active": bool(record.get("active")),
         "backends": list(record.get("backends", [])),
         "changed": changed or {},
+        "bypass": list(record.get("bypass") or []),
+        "eta_at": record.get("eta_at") or "",
         "duration_s": round(time.monotonic() - began, 4),
     }
     if test:
@@ -600,6 +673,8 @@ def status():
         "eta": record.get("eta", ""),
         "eta_at": record.get("eta_at", ""),
         "bypass": record.get("bypass", []),
+        # Whether a bypass secret is configured; the secret itself is never returned.
+        "bypass_secret": bool(cfg["visitor"]["bypass"]["secret"]),
         "sorry_server": "up" if _sorry_answers(cfg) else "down",
         "backends": {},
     }

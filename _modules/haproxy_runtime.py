@@ -21,6 +21,7 @@ Bad arguments (a name with ``;`` or a newline, an unknown state) raise
 
 import logging
 import os
+import re
 import time
 
 from salt.exceptions import SaltInvocationError
@@ -602,3 +603,167 @@ def save_servers_state(path=None, socket=None, timeout=None):
     text = answer if answer.endswith("\n") else answer + "\n"
     _util("haproxy_maint_files.write_text")(path, text, mode=0o640)
     return {"path": path, "servers": len(servers_state)}
+
+
+# --- ACLs and maps loaded from files (issue 9) -------------------------------------------
+#
+# An ACL or a map that haproxy.cfg loads with ``-f <file>`` is named on the socket by that
+# file's path. Changes through these commands take effect at once but live in memory only;
+# whoever wants them to survive a reload writes the file too.
+
+PATTERN_FILE_PATTERN = re.compile(r"/[A-Za-z0-9_./-]{1,4095}")
+PATTERN_VALUE_PATTERN = re.compile(r"[A-Za-z0-9_.:/+=@-]{1,255}")
+
+
+def _pattern_file(path, kind):
+    if not isinstance(path, str) or not PATTERN_FILE_PATTERN.fullmatch(path):
+        raise SaltInvocationError(
+            f"invalid {kind} file {path!r}: use an absolute path of letters, digits, '_', '.', "
+            "'/' or '-'"
+        )
+    return path
+
+
+def _pattern_value(value, what):
+    value = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(value, str) or not PATTERN_VALUE_PATTERN.fullmatch(value):
+        raise SaltInvocationError(
+            f"invalid {what} {value!r}: use 1 to 255 letters, digits or '_.:/+=@-'"
+        )
+    return value
+
+
+def list_maps(socket=None, timeout=None):
+    """
+    Return the maps the running HAProxy loaded from files: ``[{"id": int, "file": path}]``.
+
+    socket
+        Unix socket path or ``host:port``; default from config.
+
+    timeout
+        Seconds; default from config, else 5.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt lb1 haproxy_runtime.list_maps
+    """
+    return _proto("parse_map_list")(_run_query("show map", socket, timeout))
+
+
+def show_map(map_file, socket=None, timeout=None):
+    """
+    Return the entries of a map loaded from a file, as ``{key: value}``.
+
+    map_file
+        The map's file, as haproxy.cfg names it.
+
+    socket
+        Unix socket path or ``host:port``; default from config.
+
+    timeout
+        Seconds; default from config, else 5.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt lb1 haproxy_runtime.show_map /var/lib/haproxy-maint/visitor/maintenance.map
+    """
+    command = f"show map {_pattern_file(map_file, 'map')}"
+    answer = _batch([command], socket, timeout)[0]
+    return {
+        entry[0]: entry[1] if len(entry) > 1 else ""
+        for entry in _proto("parse_entries")(answer, command)
+    }
+
+
+def show_acl(acl_file, socket=None, timeout=None):
+    """
+    Return the patterns of an ACL loaded from a file, as a list.
+
+    acl_file
+        The ACL's file, as haproxy.cfg names it.
+
+    socket
+        Unix socket path or ``host:port``; default from config.
+
+    timeout
+        Seconds; default from config, else 5.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt lb1 haproxy_runtime.show_acl /var/lib/haproxy-maint/visitor/bypass.acl
+    """
+    command = f"show acl {_pattern_file(acl_file, 'ACL')}"
+    answer = _batch([command], socket, timeout)[0]
+    return [" ".join(entry) for entry in _proto("parse_entries")(answer, command)]
+
+
+def replace_map(map_file, entries, socket=None, timeout=None):
+    """
+    Make a map hold exactly ``entries``: ``clear map``, then ``add map`` for each entry, over
+    one connection. Every key and value is checked before anything is sent.
+
+    map_file
+        The map's file, as haproxy.cfg names it.
+
+    entries
+        ``{key: value}``; keys and values of letters, digits and ``_.:/+=@-``.
+
+    socket
+        Unix socket path or ``host:port``; default from config.
+
+    timeout
+        Seconds; default from config, else 5.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt lb1 haproxy_runtime.replace_map /var/lib/haproxy-maint/visitor/maintenance.map '{app: 0}'
+    """
+    map_file = _pattern_file(map_file, "map")
+    if not isinstance(entries, dict):
+        raise SaltInvocationError("entries must be a mapping of key to value")
+    commands = [f"clear map {map_file}"]
+    for key, value in sorted(entries.items()):
+        key = _pattern_value(key, "map key")
+        commands.append(f"add map {map_file} {key} {_pattern_value(value, 'map value')}")
+    _run_checked(commands, socket, timeout, [map_file, *sorted(entries)])
+    return dict(entries)
+
+
+def replace_acl(acl_file, patterns, socket=None, timeout=None):
+    """
+    Make an ACL hold exactly ``patterns``: ``clear acl``, then ``add acl`` for each one, over
+    one connection. Every pattern is checked before anything is sent.
+
+    acl_file
+        The ACL's file, as haproxy.cfg names it.
+
+    patterns
+        A list of patterns (addresses, CIDRs, words) of letters, digits and ``_.:/+=@-``.
+
+    socket
+        Unix socket path or ``host:port``; default from config.
+
+    timeout
+        Seconds; default from config, else 5.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt lb1 haproxy_runtime.replace_acl /var/lib/haproxy-maint/visitor/bypass.acl '[192.0.2.0/28]'
+    """
+    acl_file = _pattern_file(acl_file, "ACL")
+    if not isinstance(patterns, (list, tuple)):
+        raise SaltInvocationError("patterns must be a list")
+    patterns = [_pattern_value(pattern, "ACL pattern") for pattern in patterns]
+    commands = [f"clear acl {acl_file}"] + [f"add acl {acl_file} {p}" for p in patterns]
+    _run_checked(commands, socket, timeout, [acl_file, *patterns])
+    return patterns

@@ -87,6 +87,9 @@ MODES = ("maint", "drain")
 ENV_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 MAX_BACKENDS = 200
 MAX_BYPASS = 50
+BYPASS_MAX_LENGTH = 50
+# The widest bypass accepted per IP version: never everyone (0.0.0.0/0, ::/0) or half of it.
+BYPASS_MIN_PREFIX = {4: 8, 6: 16}
 REASON_MAX_LENGTH = 500
 ETA_MAX_LENGTH = 100
 DRAIN_TIMEOUT_MAX = 3600
@@ -335,8 +338,9 @@ def check_duration(value):
 
 def check_bypass(value):
     """
-    Return the normalised CIDRs of a list (``[]`` for None); all-addresses ranges
-    (``0.0.0.0/0``, ``::/0``) are refused.
+    Return the bypass as sorted, canonical CIDRs (``[]`` for None): at most 50, host bits
+    clear, none wider than /8 (IPv4) or /16 (IPv6), so never everyone (``0.0.0.0/0``,
+    ``::/0``) or half of it; IPv4 networks given as IPv4. An address alone is one host.
 
     value
         A list of CIDRs or addresses.
@@ -347,24 +351,27 @@ def check_bypass(value):
         raise SaltInvocationError(f"bypass must be a list of CIDRs, not {type(value).__name__}")
     if len(value) > MAX_BYPASS:
         raise SaltInvocationError(f"bypass lists more than {MAX_BYPASS} ranges")
-    networks = []
+    networks = set()
     for item in value:
-        if not isinstance(item, str) or len(item) > 50:
+        if not isinstance(item, str) or not 0 < len(item) <= BYPASS_MAX_LENGTH:
             raise SaltInvocationError(
                 f"invalid bypass range {item!r}: want a CIDR such as 10.0.0.0/24"
             )
         try:
-            network = ipaddress.ip_network(item.strip(), strict=False)
+            network = ipaddress.ip_network(item, strict=True)
         except ValueError as err:
-            raise SaltInvocationError(
-                f"invalid bypass range {item!r}: want a CIDR such as 10.0.0.0/24"
-            ) from err
+            raise SaltInvocationError(f"invalid bypass range {item!r}: {err}") from err
         if network.prefixlen == 0:
+            raise SaltInvocationError(f"bypass range {item!r} is every address; name the team's")
+        if network.prefixlen < BYPASS_MIN_PREFIX[network.version]:
             raise SaltInvocationError(
-                f"bypass range {item!r} is every address; name the team's ranges"
+                f"bypass range {item!r} is too wide: at most "
+                f"/{BYPASS_MIN_PREFIX[network.version]} for IPv{network.version}"
             )
-        networks.append(str(network))
-    return sorted(set(networks))
+        if network.version == 6 and network.network_address.ipv4_mapped is not None:
+            raise SaltInvocationError(f"bypass range {item!r}: give IPv4 networks as IPv4")
+        networks.add(network)
+    return [str(network) for network in sorted(networks, key=lambda n: (n.version, n))]
 
 
 def parse(tag, fields, default_env=None, now=None):
@@ -684,6 +691,54 @@ _BACKEND = _dict(
     }
 )
 
+# --- the visitor's side: bypass secret, cookie and header names ---------------------------
+
+SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+COOKIE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+HEADER_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+SUFFIX_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,32}$")
+
+
+def _secret(path, value):
+    """The bypass secret: compared literally by HAProxy, sent in a cookie or a header, so
+    only characters that are safe in all three; long enough not to be guessed."""
+    if value != "" and (not isinstance(value, str) or not SECRET_RE.match(value)):
+        _fail(path, f'must be "" or 16-128 of A-Z a-z 0-9 _ - (got {len(str(value))} characters)')
+    return value
+
+
+_VISITOR = _dict(
+    {
+        "retry_after": _count,
+        "asset_max_age": _count,
+        "poll_interval": _number,
+        "map_file": _abs_path,
+        "bypass_file": _abs_path,
+        "bypass": _dict(
+            {
+                "secret": _secret,
+                "secret_file": _abs_path,
+                "cookie": _pattern(COOKIE_RE, "a cookie name of A-Z a-z 0-9 _ -"),
+                "header": _pattern(HEADER_RE, "a header name of A-Z a-z 0-9 -"),
+                "backend_suffix": _pattern(SUFFIX_RE, "a name suffix of A-Z a-z 0-9 _ . : -"),
+            }
+        ),
+    }
+)
+
+
+def _check_visitor(config):
+    """A backend may not be named like another one's bypass backend."""
+    suffix = config["visitor"]["bypass"]["backend_suffix"]
+    for name in config["haproxy"]["backends"]:
+        if name.endswith(suffix):
+            _fail(
+                f"{ROOT}:haproxy:backends:{name}",
+                f"ends with {suffix!r}, the suffix of the bypass backends "
+                "(visitor:bypass:backend_suffix)",
+            )
+
+
 SCHEMA = _dict(
     {
         "env": _env,
@@ -775,6 +830,7 @@ SCHEMA = _dict(
         "maintenance": _dict(
             {"state_file": _abs_path, "drain_timeout": _number, "not_up_wait": _count}
         ),
+        "visitor": _VISITOR,
     }
 )
 
@@ -861,6 +917,7 @@ def validate(config):
     result = SCHEMA(ROOT, config)
     result["haproxy"]["backends"] = _merge_backend_defaults(result["haproxy"])
     _check_cross_keys(result)
+    _check_visitor(result)
     return result
 
 

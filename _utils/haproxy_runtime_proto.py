@@ -453,3 +453,40 @@ def server_table(stat_answer, state_answer):
             "weight": row.get("weight"),
         }
     return result
+
+
+def parse_map_list(text):
+    """
+    Parse the answer of ``show map`` (no argument): ``[{"id": int, "file": path}]`` for
+    every map loaded from a file.
+
+    text
+        The raw answer.
+    """
+    maps = []
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        ident, _, rest = line.partition(" (")
+        path = rest.partition(")")[0]
+        if path and ident.lstrip("-").isdigit():
+            maps.append({"id": int(ident), "file": path})
+    return maps
+
+
+def parse_entries(text, command):
+    """
+    Parse ``show map <file>`` or ``show acl <file>``: ``[key]`` or ``[key, value]`` per line
+    (each line is ``<ref> <key> [<value>]``, the ref an address ``0x...``); any other answer
+    raises ``RuntimeRefused`` naming ``command``.
+
+    text
+        The raw answer.
+
+    command
+        The command, for the message.
+    """
+    lines = [line for line in text.splitlines() if line.strip()]
+    if any(not line.startswith("0x") for line in lines):
+        raise RuntimeRefused(f"HAProxy refused {command!r}: {text.strip()}")
+    return [line.split(None, 2)[1:] for line in lines]

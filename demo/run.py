@@ -30,6 +30,8 @@ LB_COUNT = 2
 BACKENDS = ("app", "api")
 START_FIELDS = {"env": ENV, "reason": "Planned database upgrade", "eta": "in 10 minutes"}
 STOP_FIELDS = {"env": ENV}
+# The page's status document, under the prefix HAProxy serves from the page root.
+STATUS_DOCUMENT = "/.maintenance/maintenance.json"
 ANSWER_TIMEOUT = 60.0
 SERVE_TIMEOUT = 30.0
 POLL_INTERVAL = 0.02
@@ -117,9 +119,9 @@ class Demo:
         self.heading(5, "The maintenance page, through both LBs")
         self.show_all()
         for lb_id in self.cluster.lbs:
-            status, body = self.show_get(lb_id, "app", "/maintenance.json")
+            status, body = self.show_get(lb_id, "app", STATUS_DOCUMENT)
             if status != 200 or json.loads(body).get("reason") != START_FIELDS["reason"]:
-                raise StepFailed(f"{lb_id}: /maintenance.json does not carry the reason: {body}")
+                raise StepFailed(f"{lb_id}: {STATUS_DOCUMENT} does not carry the reason: {body}")
 
         self.heading(6, f"salt-run haproxy_maint.status {ENV}")
         code, text = self.cluster.salt_run_text("haproxy_maint.status", ENV)

@@ -20,3 +20,7 @@ haproxy_maint:
         bind:
           http: 127.0.0.1:80
           https: 127.0.0.1:443
+  visitor:
+    # DEV ONLY: an open maintenance page asks every 5 s (jittered) whether maintenance is
+    # over, so a tab comes back quickly when you try it (the default: 15 s).
+    poll_interval: 5

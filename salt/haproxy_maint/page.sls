@@ -37,3 +37,17 @@ maintenance-page:
     - file_mode: "0644"
     - makedirs: True
 {%- endif %}
+
+# The status document the page polls and JSON clients get (haproxy_maint rewrites it at every
+# start and stop). Created when missing, so that the page and its JSON answer exist when every
+# app server is down before any maintenance was started; never replaced by a highstate.
+maintenance-page-status:
+  file.managed:
+    - name: {{ page.root }}/maintenance.json
+    - contents: {{ {"maintenance": True, "active": False, "reason": "", "eta": "", "eta_at": "", "poll_s": cfg.visitor.poll_interval} | json | json }}
+    - replace: False
+    - user: {{ page.user }}
+    - group: {{ page.group }}
+    - mode: "0644"
+    - require:
+      - {{ "archive" if page.archive else "file" }}: maintenance-page

@@ -24,6 +24,11 @@ def sandbox_pillar(tmp_path):
                 "runtime": {"socket": str(tmp_path / "run/admin.sock")},
             },
             "tls": {"pem_source": "", "cert_file": str(tmp_path / "certs/site.pem")},
+            "visitor": {
+                "map_file": str(tmp_path / "visitor/maintenance.map"),
+                "bypass_file": str(tmp_path / "visitor/bypass.acl"),
+                "bypass": {"secret_file": str(tmp_path / "visitor/bypass-secret.acl")},
+            },
         }
     }
 

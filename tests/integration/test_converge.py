@@ -14,8 +14,9 @@ import urllib.request
 
 import pytest
 
-from tests.support.converge import REPO, changed_states, failed_states, parse_local
+from tests.support.converge import REPO, changed_states, failed_states, make_maint, parse_local
 from tests.support.haproxy import stop_pid, wait_for
+from tests.support.sandbox import PAGE_MARK, http_request
 
 pytestmark = [
     pytest.mark.root,
@@ -29,7 +30,8 @@ HTTPS = "https://127.0.0.1/"
 APP_PORTS = (8001, 8002)
 SORRY_PROGRAM = "http-server"
 SUPERVISOR_CONF = "/etc/supervisor/supervisord.conf"
-PAGE_MARK = "doing some maintenance"
+DEEP = "https://127.0.0.1/any/deep/path?q=1"
+ERRORFILE_MARK = "temporarily unavailable"
 APP_MARK = "APP SERVER"
 # dev checks: inter 1s, fall 1, rise 1; the rest is slack for a loaded machine.
 FAILOVER_WINDOW = 6.0
@@ -126,9 +128,9 @@ def test_second_converge_changes_nothing(converged):
 
 @pytest.mark.parametrize("url", [HTTP, HTTPS])
 def test_page_through_haproxy_without_app(converged, url):
-    wait_for(answers(url, 200, PAGE_MARK), FAILOVER_WINDOW, f"the maintenance page on {url}")
+    wait_for(answers(url, 503, PAGE_MARK), FAILOVER_WINDOW, f"the maintenance page on {url}")
     for asset in ("css/maintenance.css", "font/dejavu-sans.woff", "img/maintenance.svg"):
-        assert fetch(url + asset)[0] == 200, asset
+        assert fetch(f"{url}.maintenance/{asset}")[0] == 200, asset
 
 
 def test_app_through_haproxy_then_page_again(converged, app_servers):
@@ -136,7 +138,7 @@ def test_app_through_haproxy_then_page_again(converged, app_servers):
         wait_for(answers(url, 200, APP_MARK), FAILOVER_WINDOW, f"the app on {url}")
     for proc in app_servers:
         stop_pid(proc)
-    wait_for(answers(HTTP, 200, PAGE_MARK), FAILOVER_WINDOW, "the page after the app stopped")
+    wait_for(answers(HTTP, 503, PAGE_MARK), FAILOVER_WINDOW, "the page after the app stopped")
 
 
 def test_killed_sorry_server_comes_back(converged):
@@ -148,18 +150,61 @@ def test_killed_sorry_server_comes_back(converged):
         "supervisord to restart the sorry server",
     )
     assert new != old
-    wait_for(answers(HTTP, 200, PAGE_MARK), FAILOVER_WINDOW, "the page from the new sorry server")
+    wait_for(answers(HTTP, 503, PAGE_MARK), FAILOVER_WINDOW, "the page from the new sorry server")
 
 
 def test_sorry_server_down_gives_real_503(converged):
     supervisorctl("stop", SORRY_PROGRAM)
     try:
-        wait_for(answers(HTTP, 503, "<html"), FAILOVER_WINDOW, "HAProxy's own 503 page")
+        wait_for(answers(HTTP, 503, ERRORFILE_MARK), FAILOVER_WINDOW, "HAProxy's own 503 page")
         status, body = fetch(HTTPS)
         assert status == 503
-        assert "temporarily unavailable" in body
+        assert ERRORFILE_MARK in body
     finally:
         supervisorctl("start", SORRY_PROGRAM)
     wait_for(
-        answers(HTTP, 200, PAGE_MARK), FAILOVER_WINDOW, "the page once the sorry server is back"
+        answers(HTTP, 503, PAGE_MARK), FAILOVER_WINDOW, "the page once the sorry server is back"
     )
+
+
+# --- the visitor's side (issue 9) ------------------------------------------------------------
+
+
+def visitor_answer(url, source="127.0.0.1"):
+    """What a visitor gets, without what changes from one answer to the next (Date)."""
+    status, headers, body = http_request(url, source=source)
+    headers.pop("date", None)
+    return status, headers, body
+
+
+def test_deep_link_without_app_is_the_page_as_503(converged):
+    wait_for(answers(DEEP, 503, PAGE_MARK), FAILOVER_WINDOW, "the page on a deep link")
+    status, headers, _body = visitor_answer(DEEP)
+    assert status == 503
+    assert headers["cache-control"] == "no-store" and headers["retry-after"] == "300"
+
+
+def test_all_down_answers_like_maint_start(converged, app_servers):
+    for proc in app_servers:
+        stop_pid(proc)
+    wait_for(answers(DEEP, 503, PAGE_MARK), FAILOVER_WINDOW, "the page with every app server down")
+    all_down = visitor_answer(DEEP)
+    make_maint("start")
+    try:
+        assert visitor_answer(DEEP) == all_down
+    finally:
+        make_maint("stop")
+
+
+def test_make_maint_start_bypass_lets_the_team_through(converged, app_servers):
+    wait_for(answers(HTTPS, 200, APP_MARK), FAILOVER_WINDOW, "the app")
+    make_maint("start", REASON="Release check", BYPASS="127.0.0.2/32")
+    try:
+        status, _headers, body = visitor_answer(HTTPS, source="127.0.0.2")
+        assert status == 200 and APP_MARK in body
+        status, headers, body = visitor_answer(DEEP)
+        assert status == 503 and PAGE_MARK in body and "retry-after" in headers
+    finally:
+        make_maint("stop")
+    wait_for(answers(HTTPS, 200, APP_MARK), FAILOVER_WINDOW, "the app after maint-stop")
+    assert visitor_answer(HTTPS)[0] == 200

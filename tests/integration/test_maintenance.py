@@ -52,7 +52,7 @@ def test_start_and_stop_switch_every_lb(clean_cluster, ops_minion, event_listene
     for sandbox in clean_cluster.values():
         for backend in ("app", "api"):
             assert serves_page(sandbox, backend)
-        status, body = http_get(sandbox.url("app", "/maintenance.json"))
+        status, body = http_get(sandbox.url("app", "/.maintenance/maintenance.json"))
         assert status == 200 and json.loads(body)["reason"] == "Upgrade"
     for states in admin_states(clean_cluster).values():
         assert states["app/app1"] & 1 and states["app/app2"] & 1 and states["api/api1"] & 1

@@ -1,9 +1,10 @@
 """The maintenance page in Debian's Chromium (headless), through HAProxy on this machine.
 
 Chromium is driven over the DevTools protocol on a pipe (``--remote-debugging-pipe``,
-Python stdlib only): every CSS, font and image request must succeed, the fonts and the
-image must render, ``reason``/``eta`` from maintenance.json show as text; screenshots
-(desktop and phone) go to ``artifacts/``.
+Python stdlib only): the document answers 503, every CSS, font and image request succeeds,
+the fonts and the image render, ``reason``/``eta`` from maintenance.json show as text;
+screenshots (desktop and phone) go to ``artifacts/``. A deep link opened during
+``make maint-start`` comes back to the app by itself after ``make maint-stop``.
 """
 
 import base64
@@ -16,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.converge import REPO
-from tests.support.haproxy import stop_pid
+from tests.support.converge import REPO, make_maint
+from tests.support.haproxy import stop_pid, wait_for
+from tests.support.sandbox import AppServer
 
 pytestmark = [
     pytest.mark.root,
@@ -28,7 +30,13 @@ pytestmark = [
 PAGE = "https://127.0.0.1/"
 PAGE_ROOT = Path("/var/www")
 ARTIFACTS = REPO / "artifacts"
-ASSET_TYPES = ("Stylesheet", "Font", "Image", "Document")
+ASSET_TYPES = ("Stylesheet", "Font", "Image", "Fetch")
+DEEP_LINK = "https://127.0.0.1/checkout/cart?id=1&step=2"
+ETA_AT = "2099-01-02T03:04:05Z"
+DEV_APP_PORTS = {"app1": 8001, "app2": 8002}
+# pillar/haproxy_maint/dev.sls polls every 5 s; a poll comes at most 1.5 times that late.
+POLL_S = 5
+BACK_TIMEOUT = POLL_S * 1.5 + 15
 VIEWPORTS = {"desktop": (1280, 800, False), "phone": (390, 844, True)}
 LOAD_TIMEOUT = 30.0
 HIGH_FD = 200
@@ -125,7 +133,13 @@ def maintenance_json():
     """A maintenance.json with markup in it; the one before (if any) is put back after."""
     path = PAGE_ROOT / "maintenance.json"
     before = path.read_bytes() if path.exists() else None
-    state = {"active": True, "reason": "<b>Database</b> upgrade", "eta": "12:30 UTC"}
+    state = {
+        "maintenance": True,
+        "active": True,
+        "reason": "<b>Database</b> upgrade",
+        "eta": "12:30 UTC",
+        "poll_s": 60,
+    }
     path.write_text(json.dumps(state))
     yield state
     if before is None:
@@ -134,8 +148,8 @@ def maintenance_json():
         path.write_bytes(before)
 
 
-def load(browser, width, height, mobile):
-    """Open the page at one viewport; return (session, {url: (type, status or error)})."""
+def load(browser, width, height, mobile, url=PAGE):
+    """Open ``url`` at one viewport; return (session, {url: (type, status or error)})."""
     target = browser.call("Target.createTarget", url="about:blank")["targetId"]
     session = browser.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
     for domain in ("Network", "Page", "Runtime"):
@@ -149,7 +163,7 @@ def load(browser, width, height, mobile):
         mobile=mobile,
     )
     browser.events.clear()
-    browser.call("Page.navigate", session=session, url=PAGE)
+    browser.call("Page.navigate", session=session, url=url)
     browser.wait_event("Page.loadEventFired")
     # Fonts and the fetch of maintenance.json finish after the load event.
     browser.call(
@@ -185,14 +199,7 @@ def test_page_loads_completely_in_chromium(browser, maintenance_json, viewport):
     shot = browser.call("Page.captureScreenshot", session=session, format="png")
     (ARTIFACTS / f"maintenance-page-{viewport}.png").write_bytes(base64.b64decode(shot["data"]))
 
-    kinds = {kind for kind, _ in results.values()}
-    assert {"Stylesheet", "Font", "Image"} <= kinds, results
-    failed = {
-        url: status
-        for url, (kind, status) in results.items()
-        if kind in ASSET_TYPES and status != 200
-    }
-    assert failed == {}, results
+    assert_page_complete(results)
 
     assert evaluate(browser, session, "[...document.fonts].every(f => f.status === 'loaded')")
     assert evaluate(browser, session, "document.querySelector('img').naturalWidth") > 0
@@ -205,3 +212,51 @@ def test_page_loads_completely_in_chromium(browser, maintenance_json, viewport):
     assert evaluate(browser, session, "document.getElementById('eta').textContent") == "12:30 UTC"
     width = evaluate(browser, session, "document.documentElement.scrollWidth")
     assert width <= VIEWPORTS[viewport][0], "the page scrolls sideways"
+
+
+def assert_page_complete(results):
+    """The document is the 503 page; every asset and the status document answered 200."""
+    kinds = {kind for kind, _ in results.values()}
+    assert {"Document", "Stylesheet", "Font", "Image", "Fetch"} <= kinds, results
+    assert {status for kind, status in results.values() if kind == "Document"} == {503}, results
+    failed = {
+        url: status
+        for url, (kind, status) in results.items()
+        if kind in ASSET_TYPES and status != 200
+    }
+    assert failed == {}, results
+
+
+@pytest.fixture
+def dev_app():
+    """The app on the dev LB's app ports: answers ``APP <name>`` on every path."""
+    servers = [AppServer(name, port=port).start() for name, port in DEV_APP_PORTS.items()]
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+def test_deep_link_shows_the_page_then_the_app_again(browser, dev_app):
+    make_maint("start", REASON="Release <i>42</i>", ETA_AT=ETA_AT)
+    try:
+        session, results = load(browser, *VIEWPORTS["desktop"], url=DEEP_LINK)
+        assert_page_complete(results)
+        assert evaluate(browser, session, "location.href") == DEEP_LINK
+        assert evaluate(browser, session, "document.getElementById('reason').textContent") == (
+            "Release <i>42</i>"
+        )
+        # eta_at in the visitor's local time (minutes are the same in every zone here).
+        assert ":04" in evaluate(browser, session, "document.getElementById('eta').textContent")
+    finally:
+        make_maint("stop")
+
+    def back_at_the_deep_link():
+        try:
+            href = evaluate(browser, session, "location.href")
+            text = evaluate(browser, session, "document.body ? document.body.innerText : ''")
+        except RuntimeError:
+            return False  # between two documents: no context to evaluate in
+        return href == DEEP_LINK and (text or "").startswith("APP ")
+
+    # No user action: the open page notices the end of maintenance and reloads its URL.
+    wait_for(back_at_the_deep_link, BACK_TIMEOUT, "the tab to show the app at the deep link")

@@ -8,7 +8,7 @@ import time
 
 from tests.integration.test_maintenance import ANSWER, admin_states, send
 from tests.support.haproxy import runtime_command, wait_for
-from tests.support.sandbox import http_get, serves_app, serves_page
+from tests.support.sandbox import http_get, is_page, serves_app, serves_page
 
 LOAD_INTERVAL = 0.02
 SWITCH_TIMEOUT = 15
@@ -119,7 +119,7 @@ class Load:
                 status, body = http_get(url, timeout=5)
                 if status == 200 and body.startswith("APP "):
                     self.counts["app"] += 1
-                elif status == 200 and "<html" in body.lower():
+                elif is_page(status, body):
                     self.counts["page"] += 1
                 else:
                     self.counts["failed"] += 1

@@ -63,3 +63,18 @@ def failed_states(result):
     """State results (ID and comment) whose ``result`` is False."""
     assert isinstance(result, dict), f"the state run did not render: {result}"
     return {ret["__id__"]: ret["comment"] for ret in result.values() if ret["result"] is False}
+
+
+def make_maint(action, **variables):
+    """``make maint-start`` / ``make maint-stop`` on this machine's ``make converge`` LB, with
+    ``VAR=value`` arguments (``REASON``, ``ETA``, ``ETA_AT``, ``BYPASS``); its output."""
+    arguments = [f"{name}={value}" for name, value in variables.items()]
+    proc = subprocess.run(
+        ["make", "-s", "--no-print-directory", f"maint-{action}", *arguments],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=SALT_TIMEOUT,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout

@@ -72,6 +72,7 @@ class HAProxy:
     sorry_address: str = ""
     sorry_name: str = "localhost"
     extra_global: str = ""
+    extra_frontend: str = ""
     check: bool = False
     frontend_port: int = field(default_factory=free_port)
     tcp_port: int = field(default_factory=free_port)
@@ -119,6 +120,7 @@ class HAProxy:
             "frontend www",
             f"    bind 127.0.0.1:{self.frontend_port}",
             f"    default_backend {first}",
+            self.extra_frontend,
         ]
         return "\n".join(line for line in lines if line) + "\n"
 

@@ -6,10 +6,12 @@ gives each LB its directory, its supervisord and the pillar that points every pa
 of the state tree into that directory.
 """
 
+import http.client
 import ssl
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +22,13 @@ REPO = Path(__file__).resolve().parents[2]
 SUPERVISORD = "/usr/bin/supervisord"
 ENV = "test"
 HTTP_TIMEOUT = 2.0
+# The shipped page's heading: what tells the maintenance page from any other answer.
+PAGE_MARK = "doing some maintenance"
 START_TIMEOUT = 15.0
 # Health checks short enough that a test does not wait long (sandbox only).
 FAST_CHECKS = {"inter": "500ms", "downinter": "500ms", "rise": 1, "fall": 1, "slowstart": "0s"}
+# The sandboxes' bypass secret (visitor:bypass:secret): the team's cookie or header value.
+BYPASS_SECRET = "sandbox-bypass-secret-0123456789"
 
 SUPERVISORD_CONF = """\
 [unix_http_server]
@@ -151,6 +157,12 @@ class SandboxLB:
                     "programs_dir": f"{d}/conf.d",
                 },
                 "maintenance": {"state_file": f"{d}/desired.json", "drain_timeout": 10},
+                "visitor": {
+                    "poll_interval": 2,
+                    "map_file": f"{d}/visitor/maintenance.map",
+                    "bypass_file": f"{d}/visitor/bypass.acl",
+                    "bypass": {"secret": BYPASS_SECRET, "secret_file": f"{d}/visitor/secret.acl"},
+                },
             }
         }
 
@@ -208,9 +220,41 @@ def http_get(url, timeout=HTTP_TIMEOUT):
         return 0, str(err)
 
 
+def http_request(url, method="GET", headers=None, body=None, source="127.0.0.1"):
+    """Return ``(status, {lower-case header: value}, body)`` of one request from the loopback
+    address ``source``; ``(0, {}, error)`` when no HTTP answer came at all."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme == "https":
+        conn = http.client.HTTPSConnection(
+            parsed.hostname,
+            parsed.port,
+            timeout=HTTP_TIMEOUT,
+            context=_insecure_tls(),
+            source_address=(source, 0),
+        )
+    else:
+        conn = http.client.HTTPConnection(
+            parsed.hostname, parsed.port, timeout=HTTP_TIMEOUT, source_address=(source, 0)
+        )
+    target = parsed.path + (f"?{parsed.query}" if parsed.query else "")
+    try:
+        conn.request(method, target or "/", body=body, headers=headers or {})
+        response = conn.getresponse()
+        data = response.read().decode(errors="replace")
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+    except OSError as err:
+        return 0, {}, str(err)
+    finally:
+        conn.close()
+
+
+def is_page(status, body):
+    """The maintenance page as every visitor must get it: a 503 with the page."""
+    return status == 503 and PAGE_MARK in body
+
+
 def serves_page(lb, backend):
-    status, body = http_get(lb.url(backend))
-    return status == 200 and "APP " not in body and "<html" in body.lower()
+    return is_page(*http_get(lb.url(backend)))
 
 
 def serves_app(lb, backend):

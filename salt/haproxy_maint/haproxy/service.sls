@@ -28,6 +28,7 @@ haproxy-save-server-state:
     - onchanges:
       - file: haproxy-config
       - file: haproxy-errorfile-503
+      - file: haproxy-bypass-secret
       - sls: haproxy_maint.tls
 
 {%- if haproxy.service.manager == "system" %}
@@ -40,6 +41,7 @@ haproxy-service:
     - watch:
       - file: haproxy-config
       - file: haproxy-errorfile-503
+      - file: haproxy-bypass-secret
       - sls: haproxy_maint.tls
 {%- else %}
 
@@ -71,6 +73,7 @@ haproxy-reload:
     - onchanges:
       - file: haproxy-config
       - file: haproxy-errorfile-503
+      - file: haproxy-bypass-secret
       - sls: haproxy_maint.tls
     - require:
       - supervisord: haproxy-service

@@ -230,3 +230,49 @@ def new_worker_pid(runtime, haproxy, old_pid):
     except CommandExecutionError:
         return None  # the socket is briefly gone while the new worker binds it
     return pid if pid != old_pid else None
+
+
+# --- ACLs and maps loaded from files (issue 9) ----------------------------------------------
+
+
+@pytest.fixture
+def patterned(haproxy_factory, tmp_path):
+    """An haproxy whose frontend loads a map and an ACL from files, as the LB config does."""
+    map_file, acl_file = tmp_path / "maintenance.map", tmp_path / "bypass.acl"
+    map_file.write_text("app 0\n")
+    acl_file.write_text("")
+    extra = (
+        f"    acl on str(app),map_str_int({map_file},-1) -m int ge 0\n"
+        f"    acl team src -f {acl_file}\n"
+        "    http-request deny if on team"
+    )
+    instance = haproxy_factory(BACKENDS, extra_frontend=extra)
+    return instance, str(map_file), str(acl_file)
+
+
+def test_replace_map_and_acl_change_what_haproxy_holds(runtime, patterned):
+    haproxy, map_file, acl_file = patterned
+    assert {entry["file"] for entry in runtime.list_maps(socket=haproxy.socket)} == {map_file}
+    assert runtime.show_map(map_file, socket=haproxy.socket) == {"app": "0"}
+
+    runtime.replace_map(map_file, {"app": "1795730400", "api": 0}, socket=haproxy.socket)
+    runtime.replace_acl(acl_file, ["127.0.0.2/32", "::1/128"], socket=haproxy.socket)
+    # Read back with socat's eyes, independent of the module's parser.
+    assert sorted(
+        line.split()[1:] for line in haproxy.command(f"show map {map_file}").split("\n") if line
+    ) == [
+        ["api", "0"],
+        ["app", "1795730400"],
+    ]
+    assert runtime.show_acl(acl_file, socket=haproxy.socket) == ["127.0.0.2/32", "::1/128"]
+
+    runtime.replace_acl(acl_file, [], socket=haproxy.socket)
+    assert haproxy.command(f"show acl {acl_file}").strip() == ""
+
+
+def test_unknown_map_file_raises(runtime, patterned):
+    haproxy, _map_file, _acl_file = patterned
+    with pytest.raises(CommandExecutionError):
+        runtime.replace_map("/nonexistent/maintenance.map", {"app": 0}, socket=haproxy.socket)
+    with pytest.raises(CommandExecutionError):
+        runtime.show_acl("/nonexistent/bypass.acl", socket=haproxy.socket)

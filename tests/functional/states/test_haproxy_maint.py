@@ -31,6 +31,10 @@ def lb(minion_opts, haproxy, tmp_path):
             },
             "page": {"root": str(tmp_path / "www")},
             "maintenance": {"state_file": str(record)},
+            "visitor": {
+                "map_file": str(tmp_path / "visitor/maintenance.map"),
+                "bypass_file": str(tmp_path / "visitor/bypass.acl"),
+            },
         },
     )
     return Loaders(opts), record

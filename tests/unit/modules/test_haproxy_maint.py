@@ -11,12 +11,14 @@ from salt.exceptions import SaltInvocationError
 from tests.support.load import REPO, load_module, load_utils
 
 maint = load_module("_modules/haproxy_maint.py", "haproxy_maint_module")
+SECRET = "unit-test-bypass-secret-value"
 
 
 class FakeRuntime:
     def __init__(self, servers):
         self.servers = servers  # {backend: {server: {"admin", "backup", ...}}}
         self.calls = []
+        self.patterns = {}
 
     def server_status(self, socket=None):
         return {
@@ -35,6 +37,18 @@ class FakeRuntime:
         self.calls.append(changes)
         for change in changes:
             self.servers[change["backend"]][change["server"]]["admin"] = change["state"]
+
+    # The visitor's side: what the runtime map and ACL hold, keyed by file.
+    maps_loaded = True
+
+    def list_maps(self, socket=None):
+        return [{"id": 0, "file": path} for path in self.patterns] if self.maps_loaded else []
+
+    def replace_map(self, path, entries, socket=None):
+        self.patterns[path] = dict(entries)
+
+    def replace_acl(self, path, patterns, socket=None):
+        self.patterns[path] = list(patterns)
 
 
 @pytest.fixture
@@ -73,6 +87,11 @@ def pillar(tmp_path):
         },
         "page": {"root": str(tmp_path / "www")},
         "maintenance": {"state_file": str(tmp_path / "desired.json"), "not_up_wait": 0},
+        "visitor": {
+            "map_file": str(tmp_path / "visitor/maintenance.map"),
+            "bypass_file": str(tmp_path / "visitor/bypass.acl"),
+            "bypass": {"secret": SECRET},
+        },
     }
 
 
@@ -87,6 +106,13 @@ def loader(monkeypatch, tmp_path, runtime, pillar):
         "haproxy_runtime.save_servers_state": lambda path=None, socket=None: {"path": path},
         "haproxy_runtime.wait_drained": lambda *a, **k: {"drained": True, "waited": 0},
         "haproxy_runtime.show_info": runtime.show_info,
+        "haproxy_runtime.list_maps": runtime.list_maps,
+        "haproxy_runtime.replace_map": runtime.replace_map,
+        "haproxy_runtime.replace_acl": runtime.replace_acl,
+    }
+    runtime.patterns = {
+        pillar["visitor"]["map_file"]: {},
+        pillar["visitor"]["bypass_file"]: [],
     }
     monkeypatch.setattr(maint, "__salt__", salt, raising=False)
     monkeypatch.setattr(maint, "__utils__", load_utils(), raising=False)
@@ -104,8 +130,8 @@ def test_config_is_the_state_tree_defaults_with_pillar_over_them(pillar):
 
 
 def test_config_masks_the_tls_key(pillar):
-    pillar["tls"] = {"pem": "-----BEGIN PRIVATE KEY-----\nsecret\n"}
-    assert "secret" not in json.dumps(maint.config())
+    pillar["tls"] = {"pem": "-----BEGIN PRIVATE KEY-----\nkey-material\n"}
+    assert "key-material" not in json.dumps(maint.config())
     assert maint.config()["tls"]["pem"] == maint.MASKED_VALUE
 
 
@@ -126,7 +152,14 @@ def test_start_moves_only_ready_servers_and_records_them(runtime, loader):
     record = json.loads(Path(loader / "desired.json").read_text())
     assert record["active"] is True and record["changed"] == {"app": ["app1", "app2"]}
     page = json.loads(Path(loader / "www/maintenance.json").read_text())
-    assert page == {"active": True, "reason": "Upgrade <b>", "eta": "1h", "eta_at": ""}
+    assert page == {
+        "maintenance": True,
+        "active": True,
+        "reason": "Upgrade <b>",
+        "eta": "1h",
+        "eta_at": "",
+        "poll_s": 15,
+    }
     assert runtime.servers["app"]["localhost"]["admin"] == "ready"
 
 
@@ -181,6 +214,16 @@ def test_reapply_without_maintenance_touches_nothing(runtime):
         {"drain_timeout": "10", "mode": "drain"},
         {"reason": "x" * 501},
         {"eta": "a\nb"},
+        {"bypass": "127.0.0.2/32"},
+        {"bypass": ["0.0.0.0/0"]},
+        {"bypass": ["::/0"]},
+        {"bypass": ["10.0.0.1/8"]},
+        {"bypass": ["127.0.0.2/32; clear acl x"]},
+        {"bypass": ["not a network"]},
+        {"bypass": [7]},
+        {"eta_at": "2026-11-26T22:00:00"},
+        {"eta_at": "tomorrow"},
+        {"eta_at": 1764194400},
     ],
 )
 def test_bad_input_changes_nothing(runtime, loader, kwargs):
@@ -199,3 +242,74 @@ def test_reapply_waits_for_the_worker_of_the_new_config(runtime, loader, monkeyp
     monkeypatch.setattr(maint, "RELOAD_POLL_INTERVAL", 0)
     maint.reapply()
     assert next(answers, "spent") == "spent", "reapply asked until a new worker answered"
+
+
+# --- the visitor's side (issue 9) ------------------------------------------------------------
+
+
+def test_start_sets_map_and_bypass_then_stop_clears_them(runtime, loader):
+    result = maint.start(bypass=["127.0.0.2/32"], eta_at="2026-11-26T22:00:00Z")
+    map_file, acl_file = loader / "visitor/maintenance.map", loader / "visitor/bypass.acl"
+    epoch = "1795730400"
+    assert runtime.patterns[str(map_file)] == {"api": epoch, "app": epoch}
+    assert runtime.patterns[str(acl_file)] == ["127.0.0.2/32"]
+    # The files say the same, so that a reload or restart loads it back.
+    assert map_file.read_text() == f"api {epoch}\napp {epoch}\n"
+    assert acl_file.read_text() == "127.0.0.2/32\n"
+    assert result["bypass"] == ["127.0.0.2/32"] and result["visitor"] == "applied"
+    assert result["eta_at"] == "2026-11-26T22:00:00Z"
+    page = json.loads(Path(loader / "www/maintenance.json").read_text())
+    assert page["eta_at"] == "2026-11-26T22:00:00Z" and page["maintenance"] is True
+
+    result = maint.stop()
+    assert runtime.patterns[str(map_file)] == {} and runtime.patterns[str(acl_file)] == []
+    assert map_file.read_text() == "" and acl_file.read_text() == ""
+    assert result["bypass"] == []
+
+
+def test_partial_stop_keeps_the_rest_in_the_map(runtime, loader):
+    maint.start(bypass=["127.0.0.2/32"])
+    maint.stop(backends=["api"])
+    assert runtime.patterns[str(loader / "visitor/maintenance.map")] == {"app": "0"}
+    assert runtime.patterns[str(loader / "visitor/bypass.acl")] == ["127.0.0.2/32"]
+
+
+def test_reapply_keeps_bypass_and_eta_at(runtime, loader):
+    (loader / "haproxy.cfg").write_text("")
+    runtime.worker_started = int(time.time()) + 1
+    maint.start(bypass=["192.0.2.0/28"], eta_at="2026-11-26T22:00:00Z")
+    runtime.patterns = {path: type(value)() for path, value in runtime.patterns.items()}
+    result = maint.reapply()
+    assert result["bypass"] == ["192.0.2.0/28"]
+    assert runtime.patterns[str(loader / "visitor/bypass.acl")] == ["192.0.2.0/28"]
+    assert runtime.patterns[str(loader / "visitor/maintenance.map")] == {
+        "api": "1795730400",
+        "app": "1795730400",
+    }
+
+
+def test_config_without_visitor_rules_still_goes_into_maintenance(runtime, loader):
+    runtime.maps_loaded = False
+    result = maint.start(bypass=["127.0.0.2/32"])
+    assert result["changed"] == {"app": ["app1", "app2"]}
+    assert result["visitor"] != "applied"
+    assert (loader / "visitor/bypass.acl").read_text() == "127.0.0.2/32\n"
+
+
+def test_secret_never_in_returns(runtime):
+    results = [maint.config(), maint.start(bypass=["127.0.0.2/32"]), maint.status(), maint.stop()]
+    assert SECRET not in json.dumps(results, default=str)
+    assert maint.status()["bypass_secret"] is True
+
+
+def test_stop_and_reapply_empty_a_map_left_over_with_maintenance_off(runtime, loader):
+    map_file = loader / "visitor/maintenance.map"
+    map_file.parent.mkdir(parents=True, exist_ok=True)
+    map_file.write_text("app 0\n")
+    runtime.patterns[str(map_file)] = {"app": "0"}
+    assert maint.stop()["visitor"] == "applied"
+    assert map_file.read_text() == "" and runtime.patterns[str(map_file)] == {}
+    map_file.write_text("app 0\n")
+    maint.reapply()
+    assert map_file.read_text() == ""
+    assert maint.stop()["visitor"] == "nothing to clear"

@@ -148,3 +148,101 @@ def test_lb_config_merges_pillar_over_defaults_once_for_everyone():
 def test_lb_config_refuses_a_pillar_that_is_not_a_mapping():
     with pytest.raises(SaltInvocationError, match="haproxy_maint"):
         lbconfig.lb_config(copy.deepcopy(DEFAULTS), "prod")
+
+
+# --- the visitor's side (issue 9) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "key"),
+    [
+        ({"visitor__bypass__secret": "short"}, "visitor:bypass:secret"),
+        ({"visitor__bypass__secret": "a-long-secret-with;semicolon"}, "visitor:bypass:secret"),
+        ({"visitor__bypass__cookie": "bad cookie"}, "visitor:bypass:cookie"),
+        ({"visitor__bypass__header": "X-Bypass:"}, "visitor:bypass:header"),
+        ({"visitor__map_file": "maintenance.map"}, "visitor:map_file"),
+        ({"visitor__retry_after": "300"}, "visitor:retry_after"),
+        ({"visitor__poll_interval": 0}, "visitor:poll_interval"),
+    ],
+)
+def test_bad_visitor_key_is_named(changes, key):
+    with pytest.raises(SaltInvocationError, match=f"haproxy_maint:{key}[: ]"):
+        lbconfig.validate(dev_with(**changes))
+
+
+def test_backend_named_like_a_bypass_backend_is_refused():
+    backend = {"servers": {"a": "h:1"}, "bind": {"http": "127.0.0.1:81", "https": ""}}
+    with pytest.raises(SaltInvocationError, match="haproxy:backends:x:bypass: ends with"):
+        lbconfig.validate(dev_with(**{"haproxy__backends__x:bypass": backend}))
+
+
+def test_bad_secret_is_not_in_the_message():
+    secret = "almost-a-secret-but-with space"
+    with pytest.raises(SaltInvocationError) as err:
+        lbconfig.validate(dev_with(visitor__bypass__secret=secret))
+    assert secret not in str(err.value)
+
+
+def test_good_secret_passes():
+    config = lbconfig.validate(dev_with(visitor__bypass__secret="A" * 16 + "_-9"))
+    assert config["visitor"]["bypass"]["secret"] == "A" * 16 + "_-9"
+
+
+contract = lbconfig  # the request checks live in the same module as the LB config
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, []),
+        ([], []),
+        (["127.0.0.2"], ["127.0.0.2/32"]),
+        (
+            ["192.0.2.0/28", "10.0.0.0/8", "2001:db8::/48", "10.0.0.0/8"],
+            ["10.0.0.0/8", "192.0.2.0/28", "2001:db8::/48"],
+        ),
+    ],
+)
+def test_check_bypass_gives_canonical_cidrs(value, expected):
+    assert contract.check_bypass(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "10.0.0.0/8",
+        ["0.0.0.0/0"],
+        ["::/0"],
+        ["128.0.0.0/1"],
+        ["::ffff:0:0/96"],
+        ["10.0.0.1/8"],
+        ["x;y"],
+        ["a" * 60],
+        [None],
+        ["10.0.0.0/8"] * 65,
+    ],
+)
+def test_check_bypass_refuses(value):
+    with pytest.raises(SaltInvocationError):
+        contract.check_bypass(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, ""),
+        ("", ""),
+        ("2026-11-26T22:00:00Z", "2026-11-26T22:00:00Z"),
+        ("2026-11-26T23:30:00+01:00", "2026-11-26T22:30:00Z"),
+    ],
+)
+def test_check_eta_at_gives_utc_iso(value, expected):
+    assert contract.check_eta_at(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value", ["2026-11-26 22:00", "2026-11-26", "soon", 5, "2026-13-01T00:00Z"]
+)
+def test_check_eta_at_refuses(value):
+    with pytest.raises(SaltInvocationError):
+        contract.check_eta_at(value)
