@@ -31,9 +31,7 @@ def _admin_states(backend, servers, socket):
     current = __salt__["haproxy_runtime.server_status"](backend=backend, socket=socket)[backend]
     if servers is None:
         return {name: info["admin"] for name, info in current.items() if not info["backup"]}
-    # Names are only compared with the running servers here; haproxy_runtime checks every
-    # name before it reaches the socket.
-    wanted = list(servers)
+    wanted = [__utils__["haproxy_maint_contract.check_name"](name, "server") for name in servers]
     missing = [name for name in wanted if name not in current]
     if missing:
         raise SaltException(f"No such server in backend {backend}: {', '.join(missing)}")
