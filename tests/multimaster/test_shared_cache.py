@@ -24,6 +24,7 @@ from tests.support.sandbox import serves_app
 
 RUN_TIMEOUT = 120
 SWITCH_TIMEOUT = 15
+EVENT_POLL_INTERVAL = 0.2
 DESIRED_BANK = f"haproxy_maint/desired/{ENV}"
 MAINTAINED = ("app/app1", "app/app2", "api/api1")
 
@@ -142,6 +143,7 @@ def test_a_start_while_b_was_down_sticks_when_an_lb_restarts(
         lambda: catch_up_results(event_listener, masters, lb.id, after),
         CATCH_UP_TIMEOUT,
         "the catch-up of both masters",
+        interval=EVENT_POLL_INTERVAL,
     )
     for master_id, result in results.items():
         assert result["action"] == "start", (master_id, result)
