@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DEB_PACKAGES := haproxy supervisor socat curl chromium nodejs npm
+DEB_PACKAGES := haproxy supervisor socat curl chromium nodejs npm redis-server
 PYTEST_ARGS ?=
 
 .PHONY: setup setup-deb setup-venv setup-npm test lint unit demo converge converge-config maint-start maint-stop bench docs clean
