@@ -264,6 +264,13 @@ def _desired_bank(env):
     return f"{DESIRED_BANK}/{env}"
 
 
+def _cache_unavailable(err):
+    # Salt's cache factory raises KeyError for a driver whose module did not load (e.g.
+    # cache: redis without the redis client).
+    driver = __opts__.get("cache", "localfs")
+    return f"the master's cache driver {driver!r} is not available ({err}); see docs/install.md"
+
+
 def _read_desired(env):
     bank = _desired_bank(env)
     cache = _cache()
@@ -271,6 +278,8 @@ def _read_desired(env):
         records = [cache.fetch(bank, master) for master in sorted(cache.list(bank))]
     except SaltCacheError as err:
         raise Rejected(f"cannot read the desired state of env {env!r}: {err}") from err
+    except KeyError as err:
+        raise Rejected(_cache_unavailable(err)) from err
     records = [record for record in records if isinstance(record, dict) and record]
     if not records:
         return {"active": False}
@@ -286,6 +295,8 @@ def _write_desired(env, desired):
         _cache().store(_desired_bank(env), __opts__["id"], desired)
     except SaltCacheError as err:
         raise Rejected(f"cannot record the desired state of env {env!r}: {err}") from err
+    except KeyError as err:
+        raise Rejected(_cache_unavailable(err)) from err
     return True
 
 
@@ -355,14 +366,17 @@ def _lb_kwargs(action, params, stamp):
     if action == "start":
         keys += ("mode", "drain_timeout", "reason", "eta", "eta_at", "bypass")
     kwargs = {key: params[key] for key in keys if params.get(key) not in (None, [], "", False)}
-    kwargs["stamp"] = stamp
+    if stamp:
+        kwargs["stamp"] = stamp
     return kwargs
 
 
 def _run(action, env, params, sender, stamp, lbs=None, record=True):
     """Record the desired state, apply it to the LBs, fire ``maint/result``, return it."""
     began = time.monotonic()
-    stamp = stamp or _stamp()
+    # A catch-up (record=False) of an environment with no record has no request to be ordered
+    # by: stamped "now", it would make the LB refuse a request received before it.
+    stamp = stamp or (_stamp() if record else None)
     test = bool(params.get("test"))
     with _env_lock(env):
         current = _read_desired(env)
@@ -373,8 +387,10 @@ def _run(action, env, params, sender, stamp, lbs=None, record=True):
         if not lbs:
             raise Rejected(f"no LB matches env {env!r}; nothing recorded")
         _check_backend_names(params.get("backends"), lbs)
-        if record and not test:
-            _write_desired(env, _next_desired(current, action, params, sender, stamp, lbs))
+        wanted = _next_desired(current, action, params, sender, stamp, lbs)
+        if record and not test and not _write_desired(env, wanted):
+            # Another master recorded a newer request between our read and our write.
+            return _result(action, env, sender, stamp, began, {}, "superseded", test)
         recorded = time.monotonic()
         outcomes = _call_lbs(
             lbs, f"haproxy_maint.{action}", _lb_kwargs(action, params, stamp), _timeout(action)

@@ -152,11 +152,6 @@ def test_a_start_while_b_was_down_sticks_when_an_lb_restarts(
     assert desired(master_a)["stamp"] == desired(master_b)["stamp"] == started.data["stamp"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runner fix pending: a catch-up of an environment with no record stamps its stop "
-    "'now', so the LB refuses a request received before it (see the multimaster report)",
-)
 def test_a_catch_up_without_record_does_not_outrank_an_earlier_request(clean_cluster, masters):
     """Master B received a start (its receive stamp) before master A caught an LB up, but
     handles it after (a busy reactor, or just another master): the start is still the last

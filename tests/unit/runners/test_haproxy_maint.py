@@ -434,3 +434,9 @@ def test_the_newest_record_of_any_master_wins_and_none_is_overwritten(lbs, cache
     )
     assert result["state"] == "ok" and runner.desired("dev")["active"] is False
     assert cache.banks[bank]["master-b"]["active"] is True, "the other master's record is kept"
+
+
+def test_a_catch_up_without_record_sends_no_stamp(lbs):
+    # Stamped "now", it would make the LB refuse a request received before it.
+    runner.catch_up("lb1")
+    assert lbs.calls[0][1] == "haproxy_maint.stop" and "stamp" not in lbs.calls[0][2]
