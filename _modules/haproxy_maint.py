@@ -39,6 +39,8 @@ RELOAD_POLL_INTERVAL = 0.1
 # `show stat` says of a server that is up (with health checks, or without).
 NOT_UP_POLL_INTERVAL = 0.25
 UP_STATUSES = ("UP", "no check")
+DEFAULT_CHECK_INTERVAL = "2s"
+TIME_UNITS = {"us": 0.000001, "ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 PAGE_STATUS_FILE = "maintenance.json"
 MASKED_VALUE = "** masked **"
 REQUEST_WAIT = 60
@@ -531,21 +533,33 @@ def stop(backends=None, stamp=None, test=False, not_up_wait=None):
     return result
 
 
+def _check_interval(cfg):
+    """Seconds between two health checks (``default_server:inter``; HAProxy's unit is ms)."""
+    text = str(cfg["haproxy"]["default_server"].get("inter", DEFAULT_CHECK_INTERVAL))
+    number = text.rstrip("smhdu")
+    unit = text[len(number) :] or "ms"
+    return int(number) * TIME_UNITS.get(unit, 0.001)
+
+
 def _not_up(cfg, restored, wait):
-    """The restored servers that are not UP after at most ``wait`` seconds."""
-    deadline = time.monotonic() + max(float(wait), 0)
+    """The restored servers that are not UP after at most ``wait`` seconds. A server just out
+    of MAINT shows UP until its first check, so nothing counts as UP before one check
+    interval has passed; a server still in transition shows ``UP 1/3``, not ``UP``."""
+    if not restored:
+        return {}
+    began = time.monotonic()
+    deadline = began + max(float(wait), 0)
+    checked = began + min(_check_interval(cfg) + NOT_UP_POLL_INTERVAL, max(float(wait), 0))
     while True:
-        if not restored:
-            return {}
         live = __salt__["haproxy_runtime.server_status"](socket=_socket(cfg))
         down = {}
         for backend, servers in restored.items():
             for server in servers:
                 status = (live.get(backend, {}).get(server) or {}).get("status")
-                # "UP 1/3" is a server still in transition after it left MAINT: not yet up.
                 if status not in UP_STATUSES:
                     down.setdefault(backend, []).append(server)
-        if not down or time.monotonic() >= deadline:
+        now = time.monotonic()
+        if (not down and now >= checked) or now >= deadline:
             return down
         time.sleep(NOT_UP_POLL_INTERVAL)
 

@@ -1,6 +1,12 @@
-# maint/stop: same path as maint/start; the runner validates and fans out.
-haproxy_maint_stop:
-  runner.haproxy_maint.handle_event:
-    - args:
-      - tag: {{ tag | json }}
-      - data: {{ data | json }}
+#!py
+# maint/stop: same path as maint/start.
+# Python, not YAML: the event goes over as data, never as text pasted into YAML (a JSON
+# dump of hostile data can hold characters YAML refuses, and the event would vanish unanswered).
+
+
+def run():
+    return {
+        "haproxy_maint_stop": {
+            "runner.haproxy_maint.handle_event": [{"args": [{"tag": tag}, {"data": data}]}]
+        }
+    }

@@ -136,7 +136,8 @@ def test_a_window_with_duration_ends_by_itself(clean_cluster, salt_run_cli, even
 
 
 def test_a_window_with_at_starts_by_itself(clean_cluster, salt_run_cli):
-    ret = salt_run_cli.run("haproxy_maint.start", "test", f"at={utc_in(3)}", "duration=1h")
+    # Far enough ahead that a slow salt-run start-up does not make it "now".
+    ret = salt_run_cli.run("haproxy_maint.start", "test", f"at={utc_in(20)}", "duration=1h")
     assert ret.returncode == 0 and ret.data["state"] == "scheduled", ret
     assert serves_app(clean_cluster["lb1"], "app"), "not before its time"
     wait_for(lambda: serves_page(clean_cluster["lb1"], "app"), WINDOW_TIMEOUT, "window start")

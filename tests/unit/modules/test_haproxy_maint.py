@@ -313,3 +313,18 @@ def test_stop_and_reapply_empty_a_map_left_over_with_maintenance_off(runtime, lo
     maint.reapply()
     assert map_file.read_text() == ""
     assert maint.stop()["visitor"] == "nothing to clear"
+
+
+def test_stop_lists_a_restored_server_that_is_not_up(runtime, pillar):
+    pillar["haproxy"]["default_server"] = {"inter": "10ms"}
+    maint.start()
+    runtime.servers["app"]["app2"]["status"] = "DOWN"
+    result = maint.stop(not_up_wait=1)
+    assert result["not_up"] == {"app": ["app2"]}
+
+
+def test_a_server_in_transition_is_not_up(runtime, pillar):
+    pillar["haproxy"]["default_server"] = {"inter": "10ms"}
+    maint.start()
+    runtime.servers["app"]["app1"]["status"] = "UP 1/3"
+    assert maint.stop(not_up_wait=0.2)["not_up"] == {"app": ["app1"]}
