@@ -314,17 +314,7 @@ def set_states(changes, socket=None, timeout=None):
 
         salt lb1 haproxy_runtime.set_states '[{"backend": "app", "server": "app1", "state": "maint"}]'
     """
-    if not isinstance(changes, (list, tuple)):
-        raise SaltInvocationError("changes must be a list of {backend, server, state}")
-    commands, labels = [], []
-    for change in changes:
-        if not isinstance(change, dict):
-            raise SaltInvocationError(f"invalid change {change!r}: want {{backend, server, state}}")
-        backend = _name(change.get("backend"), "backend")
-        server = _name(change.get("server"), "server")
-        state = _proto("check_state")(change.get("state"))
-        commands.append(f"set server {backend}/{server} state {state}")
-        labels.append(f"{backend}/{server}")
+    commands, labels = _util("haproxy_maint_contract.set_state_commands")(changes)
     if not commands:
         return []
     _run_checked(commands, socket, timeout, labels)
@@ -393,7 +383,7 @@ def set_servers_state(
         salt lb1 haproxy_runtime.set_servers_state app ready servers='[app1, app2]'
     """
     _name(backend, "backend")
-    _proto("check_state")(state)
+    _util("haproxy_maint_contract.check_state")(state)
     known = servers_of(backend, include_backup=True, socket=socket, timeout=timeout)
     if servers is None:
         names = [name for name, backup in known.items() if include_backup or not backup]

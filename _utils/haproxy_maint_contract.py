@@ -29,6 +29,13 @@ from salt.exceptions import SaltInvocationError
 
 NAME_MAX_LENGTH = 64
 NAME_PATTERN = re.compile(rf"[A-Za-z0-9_.:-]{{1,{NAME_MAX_LENGTH}}}")
+SERVER_STATES = ("ready", "drain", "maint")
+# A batch of `set server <backend>/<server> state <state>` lines, checked in one match.
+_SET_STATE = (
+    rf"set server {NAME_PATTERN.pattern}/{NAME_PATTERN.pattern} "
+    rf"state (?:{'|'.join(SERVER_STATES)})"
+)
+SET_STATE_BATCH = re.compile(rf"{_SET_STATE}(?:\n{_SET_STATE})*")
 
 
 # --- names -------------------------------------------------------------------------------
@@ -55,6 +62,51 @@ def check_name(name, kind="name"):
             "'-', '_', '.' or ':'"
         )
     return name
+
+
+def check_state(state):
+    """
+    Return ``state`` if it is ``ready``, ``drain`` or ``maint``, else raise
+    ``SaltInvocationError``.
+
+    state
+        The admin state.
+    """
+    if state not in SERVER_STATES:
+        raise SaltInvocationError(
+            f"invalid server state {state!r}: use one of {', '.join(SERVER_STATES)}"
+        )
+    return state
+
+
+def set_state_commands(changes):
+    """
+    Check a batch of ``{"backend", "server", "state"}`` changes and return the runtime
+    commands and their labels (``backend/server``). One match checks the whole batch (and that
+    no name carried a newline of its own); only a bad batch is checked change by change, so the
+    message names what is wrong.
+
+    changes
+        The list of changes.
+    """
+    if not isinstance(changes, (list, tuple)):
+        raise SaltInvocationError("changes must be a list of {backend, server, state}")
+    commands, labels, typed = [], [], True
+    for change in changes:
+        if not isinstance(change, dict):
+            raise SaltInvocationError(f"invalid change {change!r}: want {{backend, server, state}}")
+        backend, server, state = (change.get(key) for key in ("backend", "server", "state"))
+        typed = typed and all(isinstance(value, str) for value in (backend, server, state))
+        commands.append(f"set server {backend}/{server} state {state}")
+        labels.append(f"{backend}/{server}")
+    text = "\n".join(commands)
+    batch_ok = typed and text.count("\n") == len(commands) - 1 and SET_STATE_BATCH.fullmatch(text)
+    if commands and not batch_ok:
+        for change in changes:
+            check_name(change.get("backend"), "backend")
+            check_name(change.get("server"), "server")
+            check_state(change.get("state"))
+    return commands, labels
 
 
 # --- requests ----------------------------------------------------------------------------

@@ -19,7 +19,6 @@ import types
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-SERVER_STATES = ("ready", "drain", "maint")
 # In interactive ("prompt") mode HAProxy ends every answer with a newline and a "> " prompt,
 # which is what lets one connection carry many commands and still tell the answers apart.
 PROMPT = "\n> "
@@ -93,21 +92,6 @@ def errors():
 
 
 # --- names and commands -----------------------------------------------------------------
-
-
-def check_state(state):
-    """
-    Return ``state`` if it is ``ready``, ``drain`` or ``maint``, else raise
-    ``SaltInvocationError``.
-
-    state
-        The admin state.
-    """
-    if state not in SERVER_STATES:
-        raise SaltInvocationError(
-            f"invalid server state {state!r}: use one of {', '.join(SERVER_STATES)}"
-        )
-    return state
 
 
 def check_command(command):
@@ -187,11 +171,18 @@ def _send_and_read(target, payload, timeout):
     sock = _connect(target, timeout)
     sock.setblocking(False)
     received = []
-    sent = 0
-    selector = selectors.DefaultSelector()
-    # Write and read together: a big batch must not fill both socket buffers and stall.
-    selector.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
+    selector = None
     try:
+        # One non-blocking send takes the whole batch whenever it fits in the socket buffer:
+        # then no selector is needed and nothing can stall.
+        try:
+            sent = sock.send(payload)
+        except BlockingIOError:
+            sent = 0
+        if sent < len(payload):
+            # Write and read together: a big batch must not fill both socket buffers and stall.
+            selector = selectors.DefaultSelector()
+            selector.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
         while sent < len(payload):
             events = selector.select(timeout)
             if not events:
@@ -219,7 +210,8 @@ def _send_and_read(target, payload, timeout):
             f"HAProxy runtime socket {target} failed: {err.strerror or err}"
         ) from err
     finally:
-        selector.close()
+        if selector is not None:
+            selector.close()
         sock.close()
     return b"".join(received)
 
@@ -261,8 +253,11 @@ def exchange(target, commands, timeout):
     timeout
         Seconds to connect and for each read.
     """
-    payload = ("prompt\n" + "".join(f"{command}\n" for command in commands) + "quit\n").encode()
+    payload = ("prompt\n" + "\n".join(commands) + "\nquit\n").encode()
     text = _send_and_read(target, payload, timeout).decode("utf-8", errors="replace")
+    if text == PROMPT * (len(commands) + 1):
+        # Every command answered nothing (a batch of changes that all applied): no split.
+        return [""] * len(commands)
     return split_answers(text, len(commands), target)
 
 

@@ -246,3 +246,34 @@ def test_check_eta_at_gives_utc_iso(value, expected):
 def test_check_eta_at_refuses(value):
     with pytest.raises(SaltInvocationError):
         contract.check_eta_at(value)
+
+
+def test_set_state_commands_builds_the_batch():
+    changes = [{"backend": "app", "server": f"app{n}", "state": "maint"} for n in range(3)]
+    commands, labels = contract.set_state_commands(changes)
+    assert commands == [f"set server app/app{n} state maint" for n in range(3)]
+    assert labels == ["app/app0", "app/app1", "app/app2"]
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (
+            {"backend": "app", "server": "a1\nset server app/a2 state ready", "state": "maint"},
+            "server",
+        ),
+        ({"backend": "app", "server": "a1\rx", "state": "maint"}, "server"),
+        ({"backend": "app;x", "server": "a1", "state": "maint"}, "backend"),
+        ({"backend": "app", "server": "a 1", "state": "maint"}, "server"),
+        ({"backend": "app", "server": "a/1", "state": "maint"}, "server"),
+        ({"backend": "app", "server": "a" * 65, "state": "maint"}, "server"),
+        ({"backend": "app", "server": "", "state": "maint"}, "server"),
+        ({"backend": "app", "server": 5, "state": "maint"}, "server"),
+        ({"backend": "app", "server": "a1", "state": "up"}, "state"),
+        ({"backend": "app", "server": "a1", "state": "maint\nshutdown sessions"}, "state"),
+    ],
+)
+def test_set_state_commands_refuses_any_bad_change_in_a_batch(change, why):
+    good = {"backend": "app", "server": "a0", "state": "ready"}
+    with pytest.raises(SaltInvocationError, match=why):
+        contract.set_state_commands([good, change, good])
