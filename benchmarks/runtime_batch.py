@@ -24,7 +24,7 @@ Last line: ``servers=.. ours_ms=.. saltext_ms=.. speedup=.. floor_ms=.. ours_vs_
 (medians of the MAINT+READY round trip; the target ours_vs_floor <= 1.1 is printed beside it,
 never asserted).
 
-Run: ``.venv/bin/python benchmarks/runtime_batch.py [--servers 500] [--rounds 15] [--json PATH]``
+Run: ``.venv/bin/python benchmarks/runtime_batch.py [--servers 500] [--rounds 30] [--json PATH]``
 """
 
 import argparse
@@ -52,7 +52,7 @@ from tests.support.haproxy import HAProxy, free_port  # noqa: E402
 
 DEFAULT_SERVERS = 500
 DEFAULT_BACKENDS = 10
-DEFAULT_ROUNDS = 15
+DEFAULT_ROUNDS = 30
 DEFAULT_WARMUP = 1
 SORRY_NAME = "localhost"
 # srv_admin_state of `show servers state`: 0 is READY, FMAINT (0x01) is what
