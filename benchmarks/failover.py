@@ -28,6 +28,9 @@ haproxy with the reference ``default-server inter 10s downinter 5s rise 2 fall 2
 checks and ``errorfile 503 /dev/null``, its app server made unreachable at t0, timed until the
 page is served, under the same load.
 
+``--candidate-runners DIR`` runs the master with another copy of ``_runners`` (a proposed
+change), to measure it the same way.
+
 Last line: ``lbs=N p50_s=.. p99_s=.. baseline_s=.. failed=.. requests=.. ping_p50_s=..
 overhead=.. lb_cpu_ms=.. master_cpu_ms=..`` (p50/p99 over every start and stop switch). The
 targets (overhead <= 1.5, failed=0) are printed beside the figures, never asserted.
@@ -268,9 +271,24 @@ def percentile(values, fraction):
     return ordered[index]
 
 
-def run_cluster(lbs, rounds, keep):
+class CandidateCluster(Cluster):
+    """The cluster with the master's runners taken from ``runner_dir``."""
+
+    def __init__(self, root, runner_dir, **kwargs):
+        super().__init__(root, **kwargs)
+        self.runner_dir = Path(runner_dir).resolve()
+
+    def master_config(self):
+        return {**super().master_config(), "runner_dirs": [str(self.runner_dir)]}
+
+
+def run_cluster(lbs, rounds, keep, runner_dir=None):
     root = Path(tempfile.mkdtemp(prefix="bench-failover-"))
-    cluster = Cluster(root, lb_count=lbs, env=ENV)
+    if runner_dir is None:
+        cluster = Cluster(root, lb_count=lbs, env=ENV)
+    else:
+        cluster = CandidateCluster(root, runner_dir, lb_count=lbs, env=ENV)
+        print(f"candidate: the master's runners come from {cluster.runner_dir}")
     figures = {"start": [], "stop": [], "ping": []}
     timeline = []
     try:
@@ -435,11 +453,16 @@ def main():
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--no-baseline", action="store_true", help="skip the reference run")
     parser.add_argument("--json", type=Path, help="write every figure here")
+    parser.add_argument(
+        "--candidate-runners", type=Path, help="a copy of _runners for the master to use"
+    )
     args = parser.parse_args()
 
     # As a service manager starts them: see the module docstring.
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    figures, counts, timeline, background = run_cluster(args.lbs, args.rounds, bool(args.json))
+    figures, counts, timeline, background = run_cluster(
+        args.lbs, args.rounds, bool(args.json), args.candidate_runners
+    )
     latencies = [f["latency_s"] for key in ("start", "stop") for f in figures[key]]
     for key in ("start", "stop"):
         values = [f["latency_s"] for f in figures[key]]
