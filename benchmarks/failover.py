@@ -51,7 +51,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.cluster import Cluster
+from tests.support.cluster import Cluster, ClusterError
 from tests.support.haproxy import HAProxy, free_port, wait_for
 from tests.support.sandbox import AppServer, http_get
 
@@ -61,6 +61,7 @@ POLL_INTERVAL = 0.02
 SWITCH_TIMEOUT = 30.0
 SETTLE = 1.0
 BACKGROUND_WINDOW = 5.0
+START_ATTEMPTS = 2
 TARGET_OVERHEAD = 1.5
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 BASELINE_TIMEOUT = 60.0
@@ -282,18 +283,35 @@ class CandidateCluster(Cluster):
         return {**super().master_config(), "runner_dirs": [str(self.runner_dir)]}
 
 
+def start_cluster(lbs, runner_dir):
+    """A started cluster. Its ports are picked free before the daemons bind them, and on a
+    machine where other test runs open thousands of connections one can be taken meanwhile
+    (a salt-master then exits with "Address already in use"): then once more, new ports."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        root = Path(tempfile.mkdtemp(prefix="bench-failover-"))
+        if runner_dir is None:
+            cluster = Cluster(root, lb_count=lbs, env=ENV)
+        else:
+            cluster = CandidateCluster(root, runner_dir, lb_count=lbs, env=ENV)
+            print(f"candidate: the master's runners come from {cluster.runner_dir}")
+        try:
+            return cluster.start()
+        except ClusterError as err:
+            cluster.stop()
+            if attempt == START_ATTEMPTS:
+                raise
+            print(f"cluster start failed ({err}); once more with new ports")
+        except BaseException:
+            cluster.stop()
+            raise
+
+
 def run_cluster(lbs, rounds, keep, runner_dir=None):
-    root = Path(tempfile.mkdtemp(prefix="bench-failover-"))
-    if runner_dir is None:
-        cluster = Cluster(root, lb_count=lbs, env=ENV)
-    else:
-        cluster = CandidateCluster(root, runner_dir, lb_count=lbs, env=ENV)
-        print(f"candidate: the master's runners come from {cluster.runner_dir}")
     figures = {"start": [], "stop": [], "ping": []}
     timeline = []
+    began = time.monotonic()
+    cluster = start_cluster(lbs, runner_dir)
     try:
-        began = time.monotonic()
-        cluster.start()
         cluster.highstate()
         print(f"cluster of {lbs} LBs up and highstated in {time.monotonic() - began:.1f}s")
         urls = [sandbox.url("app") for sandbox in cluster.lbs.values()]
