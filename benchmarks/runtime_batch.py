@@ -1,10 +1,16 @@
 """
-Time putting every app server of one HAProxy into MAINT and back to READY, two ways, on the
+Time putting every app server of one HAProxy into MAINT and back to READY, three ways, on the
 same socket in the same run:
 
 - ours: ``haproxy_runtime.set_states`` with all the changes, one connection per direction;
+- floor: a bare socket client that sends the same bytes as ours (prompt mode, the same
+  commands, ``quit``) over one connection and reads to EOF, parsing and checking nothing:
+  HAProxy's own cost plus the least a Python client can add;
 - saltext: saltext-haproxy 1.0.0's ``haproxyconn.set_state``, one call (and so one
   connection) per server, as that module does.
+
+``--candidate PATH`` adds a fourth way: ``set_states`` of another copy of
+``haproxy_runtime.py`` (a proposed change), timed the same way in the same run.
 
 haproxyctl 0.3.1, which ``haproxyconn`` uses, is Python 2 code: on Python 3 ``HaPConn.sendCmd``
 sends a ``str`` and appends the ``bytes`` it reads to a ``str``. The only change made to it is
@@ -14,11 +20,18 @@ the socket class ``HaPConn.open`` creates (``haproxy.conn.socket``): a subclass 
 After every timed direction the script reads ``show servers state`` itself and fails if any
 server is not in the state asked for: a run that changed nothing is never timed.
 
-Run: ``.venv/bin/python benchmarks/runtime_batch.py [--servers 500] [--rounds 15] [--json PATH]``
+Last line: ``servers=.. ours_ms=.. saltext_ms=.. speedup=.. floor_ms=.. ours_vs_floor=..``
+(medians of the MAINT+READY round trip; ``ours_vs_floor`` is the median of the per-round
+ratios, ours and the floor running back to back in each round, which a machine load that
+comes and goes moves less than the ratio of the two medians; the target ours_vs_floor <= 1.1
+is printed beside it, never asserted).
+
+Run: ``.venv/bin/python benchmarks/runtime_batch.py [--servers 500] [--rounds 50] [--json PATH]``
 """
 
 import argparse
 import importlib.metadata
+import importlib.util
 import json
 import platform
 import signal
@@ -41,13 +54,15 @@ from tests.support.haproxy import HAProxy, free_port  # noqa: E402
 
 DEFAULT_SERVERS = 500
 DEFAULT_BACKENDS = 10
-DEFAULT_ROUNDS = 15
+DEFAULT_ROUNDS = 50
 DEFAULT_WARMUP = 1
 SORRY_NAME = "localhost"
 # srv_admin_state of `show servers state`: 0 is READY, FMAINT (0x01) is what
 # `set server ... state maint` sets.
 EXPECTED_ADMIN_STATE = {"maint": 0x01, "ready": 0x00}
 DIRECTIONS = ("maint", "ready")
+TARGET_OURS_VS_FLOOR = 1.1
+READ_CHUNK = 65536
 SHIM_TEXT = (
     "saltext-haproxy runs with a shim: haproxyctl 0.3.1's haproxy.conn.socket is replaced by a "
     "socket subclass whose send() encodes str to bytes and recv() decodes bytes to str; "
@@ -117,14 +132,43 @@ def run_ours(targets, state, sock):
     return []
 
 
+def run_floor(targets, state, sock):
+    """The same bytes as ``run_ours`` sends, read to EOF: no validation, no parsing, no
+    checks, a blocking socket with no timeout. No real client is this bare."""
+    commands = "".join(f"set server {b}/{s} state {state}\n" for b, s in targets)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.connect(sock)
+        conn.sendall(f"prompt\n{commands}quit\n".encode())
+        while conn.recv(READ_CHUNK):
+            pass
+    return []
+
+
 def run_saltext(targets, state, sock):
     return [haproxyconn.set_state(s, b, state, socket=sock) for b, s in targets]
 
 
 METHODS = {
     "ours": ("haproxy_runtime.set_states, one batch per direction", run_ours),
+    "floor": ("bare socket client, same bytes, read to EOF", run_floor),
     "saltext": ("saltext-haproxy haproxyconn.set_state, one call per server (shim)", run_saltext),
 }
+
+
+def load_candidate(path):
+    """Add ``candidate``: ``set_states`` of another copy of haproxy_runtime.py."""
+    spec = importlib.util.spec_from_file_location("haproxy_runtime_candidate", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.__context__ = {}
+    module.__salt__ = haproxy_runtime.__salt__
+
+    def run_candidate(targets, state, sock):
+        changes = [{"backend": b, "server": s, "state": state} for b, s in targets]
+        module.set_states(changes, socket=sock)
+        return []
+
+    METHODS["candidate"] = (f"set_states of {path}", run_candidate)
 
 
 def timed(method, lb, targets, state):
@@ -176,7 +220,7 @@ def measure(lb, targets, rounds, warmup):
     samples = {m: {d: [] for d in (*DIRECTIONS, "round_trip")} for m in METHODS}
     order = []
     for number in range(warmup + rounds):
-        # Alternate who goes first so neither always meets a warmer or colder haproxy.
+        # Alternate the order so no method always meets a warmer or colder haproxy.
         methods = list(METHODS) if number % 2 == 0 else list(reversed(METHODS))
         for method in methods:
             times = {state: timed(method, lb, targets, state) for state in DIRECTIONS}
@@ -188,6 +232,12 @@ def measure(lb, targets, rounds, warmup):
         if number >= warmup:
             order.append(methods)
     return samples, order
+
+
+def paired_ratio(samples, method, other):
+    """Median over the rounds of method's round trip over other's in the same round."""
+    pairs = zip(samples[method]["round_trip"], samples[other]["round_trip"])
+    return statistics.median(mine / theirs for mine, theirs in pairs)
 
 
 def report(samples):
@@ -208,6 +258,9 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS)
     parser.add_argument("--warmup", type=int, default=DEFAULT_WARMUP, help="untimed rounds")
     parser.add_argument("--json", type=Path, help="write every figure, per-round samples too")
+    parser.add_argument(
+        "--candidate", type=Path, help="also time set_states of this copy of haproxy_runtime.py"
+    )
     args = parser.parse_args(argv)
     if args.servers < 1 or args.backends < 1 or args.rounds < 1 or args.warmup < 0:
         parser.error("--servers, --backends and --rounds must be >= 1, --warmup >= 0")
@@ -216,6 +269,8 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     haproxy_runtime.__context__ = {}
     haproxy_runtime.__salt__ = {"config.get": lambda key, default=None: default}
+    if args.candidate:
+        load_candidate(args.candidate)
 
     with tempfile.TemporaryDirectory(prefix="bench-haproxy-") as workdir:
         layout = _layout(args.servers, args.backends)
@@ -241,12 +296,24 @@ def main(argv=None):
     report(samples)
     ours = statistics.median(samples["ours"]["round_trip"])
     saltext = statistics.median(samples["saltext"]["round_trip"])
+    floor = statistics.median(samples["floor"]["round_trip"])
     result = {
         "servers": len(targets),
         "ours_ms": round(ours, 2),
         "saltext_ms": round(saltext, 2),
         "speedup": round(saltext / ours, 1),
+        "floor_ms": round(floor, 2),
+        "ours_vs_floor": round(paired_ratio(samples, "ours", "floor"), 2),
     }
+    met = "met" if result["ours_vs_floor"] <= TARGET_OURS_VS_FLOOR else "NOT met"
+    print(f"target ours_vs_floor <= {TARGET_OURS_VS_FLOOR}: {met}")
+    if "candidate" in samples:
+        candidate = statistics.median(samples["candidate"]["round_trip"])
+        print(
+            f"candidate {args.candidate}: {candidate:.2f} ms, candidate_vs_floor="
+            f"{paired_ratio(samples, 'candidate', 'floor'):.2f}, ours_vs_candidate="
+            f"{paired_ratio(samples, 'ours', 'candidate'):.2f}"
+        )
     if args.json:
         figures = {
             "result": result,

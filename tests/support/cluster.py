@@ -339,6 +339,15 @@ class Cluster:
             raise KeyboardInterrupt
         sys.exit(128 + signum)
 
+    def daemon_pids(self):
+        """``{name: pid}`` of the salt daemons we started: ``master`` and every minion id.
+        Each leads its own session, so its workers and job processes carry its pid as their
+        session id (what the failover benchmark sums CPU time over)."""
+        pids = {minion_id: daemon.proc.pid for minion_id, daemon in self._minions.items()}
+        if self._master is not None:
+            pids["master"] = self._master.proc.pid
+        return pids
+
     # --- commands --------------------------------------------------------------------
 
     def _run(self, program, config_dir, args, timeout=CLI_TIMEOUT):
