@@ -91,22 +91,27 @@ def set_state_commands(changes):
     """
     if not isinstance(changes, (list, tuple)):
         raise SaltInvocationError("changes must be a list of {backend, server, state}")
-    commands, labels, typed = [], [], True
-    for change in changes:
-        if not isinstance(change, dict):
-            raise SaltInvocationError(f"invalid change {change!r}: want {{backend, server, state}}")
-        backend, server, state = (change.get(key) for key in ("backend", "server", "state"))
-        typed = typed and all(isinstance(value, str) for value in (backend, server, state))
-        commands.append(f"set server {backend}/{server} state {state}")
-        labels.append(f"{backend}/{server}")
-    text = "\n".join(commands)
-    batch_ok = typed and text.count("\n") == len(commands) - 1 and SET_STATE_BATCH.fullmatch(text)
-    if commands and not batch_ok:
+    try:
+        # str.join takes text only: a field that is missing or not text falls to the checks.
+        labels = ["/".join((change["backend"], change["server"])) for change in changes]
+        commands = [
+            "".join(("set server ", label, " state ", change["state"]))
+            for label, change in zip(labels, changes)
+        ]
+        text = "\n".join(commands)
+        batch_ok = text.count("\n") == len(commands) - 1 and SET_STATE_BATCH.fullmatch(text)
+    except (TypeError, KeyError):
+        batch_ok = False
+    if not batch_ok:
         for change in changes:
+            if not isinstance(change, dict):
+                raise SaltInvocationError(
+                    f"invalid change {change!r}: want {{backend, server, state}}"
+                )
             check_name(change.get("backend"), "backend")
             check_name(change.get("server"), "server")
             check_state(change.get("state"))
-    return commands, labels
+    return (commands, labels) if changes else ([], [])
 
 
 # --- requests ----------------------------------------------------------------------------
