@@ -148,9 +148,14 @@ def salt_run_cli(master):
 @pytest.fixture(scope="package")
 def cluster(master, lb_minions, lbs, salt_cli, ops_minion, intruder_minion):
     """Every LB highstated and serving the app; returns the sandboxes by minion id."""
-    ret = salt_cli.run("saltutil.refresh_pillar", "wait=True", minion_tgt="lb*")
+    return highstate_lbs(salt_cli, "lb*", lbs)
+
+
+def highstate_lbs(salt_cli, glob, lbs):
+    """Refresh the LBs' pillar, highstate them, wait until each serves the app; the LBs."""
+    ret = salt_cli.run("saltutil.refresh_pillar", "wait=True", minion_tgt=glob)
     assert ret.returncode == 0, ret
-    ret = salt_cli.run("state.apply", minion_tgt="lb*", _timeout=HIGHSTATE_TIMEOUT)
+    ret = salt_cli.run("state.apply", minion_tgt=glob, _timeout=HIGHSTATE_TIMEOUT)
     assert ret.returncode == 0, ret.stdout
     for sandbox in lbs.values():
         for backend in ("app", "api"):

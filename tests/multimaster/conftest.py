@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import pytest
 import redis
 
-from tests.integration.conftest import minion_overrides, reactor_config
+from tests.integration.conftest import highstate_lbs, minion_overrides, reactor_config
 from tests.support.haproxy import free_port, stop_pid, wait_for
-from tests.support.sandbox import REPO, AppServer, SandboxLB, serves_app
+from tests.support.sandbox import REPO, AppServer, SandboxLB
 
 REDIS_SERVER = "/usr/bin/redis-server"
 REDIS_START_TIMEOUT = 15
@@ -179,17 +179,7 @@ def lb_minions(masters, lbs, event_listener):
 @pytest.fixture(scope="package")
 def cluster(masters, lb_minions, lbs):
     """Every LB highstated (through master A) and serving the app."""
-    salt_cli = masters[0].salt_cli(timeout=HIGHSTATE_TIMEOUT)
-    ret = salt_cli.run("saltutil.refresh_pillar", "wait=True", minion_tgt=LB_GLOB)
-    assert ret.returncode == 0, ret
-    ret = salt_cli.run("state.apply", minion_tgt=LB_GLOB, _timeout=HIGHSTATE_TIMEOUT)
-    assert ret.returncode == 0, ret.stdout
-    for sandbox in lbs.values():
-        for backend in ("app", "api"):
-            wait_for(
-                lambda s=sandbox, b=backend: serves_app(s, b), READY_TIMEOUT, f"{backend} served"
-            )
-    return lbs
+    return highstate_lbs(masters[0].salt_cli(timeout=HIGHSTATE_TIMEOUT), LB_GLOB, lbs)
 
 
 @pytest.fixture
