@@ -27,7 +27,6 @@ LB_GLOB = "mm-lb*"
 ENV = "test"
 START_TIMEOUT = 120
 HIGHSTATE_TIMEOUT = 600
-READY_TIMEOUT = 30
 # The catch-up of a (re)started LB: the start event, the reactor, one publish, the return.
 CATCH_UP_TIMEOUT = 60
 # A master that came back: how long its minions may take to authenticate with it again.
