@@ -165,6 +165,23 @@ def highstate_lbs(salt_cli, glob, lbs):
     return lbs
 
 
+@pytest.fixture(scope="module")
+def calm_cluster(cluster, salt_run_cli):
+    """Maintenance off once, for a series of tests that must each change nothing (each still
+    compares the admin states before and after itself)."""
+    salt_run_cli.run("haproxy_maint.stop", "test")
+    return cluster
+
+
+@pytest.fixture(scope="package")
+def ops_caller(ops_minion):
+    """``salt-call`` of the ops minion in-process: the same event.send without a CLI start-up
+    per event (the hostile-input tests send dozens)."""
+    import salt.client
+
+    return salt.client.Caller(mopts=dict(ops_minion.config))
+
+
 @pytest.fixture
 def clean_cluster(cluster, salt_run_cli):
     """Each test starts and ends with maintenance off on every LB."""

@@ -167,15 +167,12 @@ def test_request_of_a_minion_without_accepted_key_is_refused(
     assert admin_states(clean_secure) == before
 
 
-def test_trimmed_reason_is_refused(clean_cluster, ops_minion, event_listener, master):
+def test_trimmed_reason_is_refused(clean_cluster, ops_caller, event_listener, master):
     # 2 MiB is over Salt's max_event_size: Salt replaces the value with VALUE_TRIMMED.
-    import salt.client
-
     before = admin_states(clean_cluster)
     after = time.time()
     # Too long for a command line: fired in-process, through the same event.send.
-    caller = salt.client.Caller(mopts=dict(ops_minion.config))
-    caller.cmd("event.send", "maint/start", {"env": "test", "reason": "x" * (2 * 1024 * 1024)})
+    ops_caller.cmd("event.send", "maint/start", {"env": "test", "reason": "x" * (2 * 1024 * 1024)})
     matched = event_listener.wait_for_events([(master.id, ANSWER)], timeout=60, after_time=after)
     assert matched.found_all_events
     (event,) = sorted(matched.matches, key=lambda e: e.stamp)[:1]
