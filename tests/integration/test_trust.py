@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.test_maintenance import ANSWER, admin_states, send
+from tests.support.haproxy import wait_for
 from tests.support.load import load_utils
 from tests.support.sandbox import serves_app, serves_page
 
@@ -114,8 +115,14 @@ def test_plain_event_to_a_signed_env_says_how_to_sign(
 def test_replayed_signed_request_is_refused(clean_secure, ops_minion, event_listener, master):
     after = time.time()
     assert request(ops_minion, "start", f"env={SECURE}").returncode == 0
-    sent = event_listener.get_events([(master.id, "maint/start")], after_time=after)
-    signed = next(event.data["data"] for event in sent if "signature" in event.data.get("data", {}))
+
+    def signed_events():
+        sent = event_listener.get_events([(master.id, "maint/start")], after_time=after)
+        return [event.data["data"] for event in sent if "signature" in event.data.get("data", {})]
+
+    # The listener may file the event a moment after the command has printed its answer.
+    wait_for(signed_events, 30, "the signed maint/start on the master's bus")
+    signed = signed_events()[0]
     signed = {key: value for key, value in signed.items() if not key.startswith("__pub")}
     assert request(ops_minion, "stop", f"env={SECURE}").returncode == 0
     before = admin_states(clean_secure)

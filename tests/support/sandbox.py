@@ -156,7 +156,13 @@ class SandboxLB:
                     "conf_file": self.supervisor_conf,
                     "programs_dir": f"{d}/conf.d",
                 },
-                "maintenance": {"state_file": f"{d}/desired.json", "drain_timeout": 10},
+                # A restored server not UP is reported after 5 s (the masters of the tests
+                # wait timeout + their not_up_wait of 5 s for it).
+                "maintenance": {
+                    "state_file": f"{d}/desired.json",
+                    "drain_timeout": 10,
+                    "not_up_wait": 5,
+                },
                 "visitor": {
                     "poll_interval": 2,
                     "map_file": f"{d}/visitor/maintenance.map",
