@@ -68,9 +68,16 @@ def _files(name):
 # --- configuration and record ------------------------------------------------------------
 
 
-def _defaults():
-    """The state tree's defaults.yaml, the same file that map.jinja reads."""
-    text = __salt__["cp.get_file_str"](DEFAULTS_URL)
+def _defaults(fresh=False):
+    """The state tree's defaults.yaml, the same file that map.jinja reads: the minion's cached
+    copy (what its running config was rendered from; no round trip to the master in every
+    maintenance job), else, or when ``fresh``, fetched from the fileserver."""
+    cached = None if fresh else __salt__["cp.is_cached"](DEFAULTS_URL)
+    if cached:
+        with open(cached, encoding="utf-8") as handle:
+            text = handle.read()
+    else:
+        text = __salt__["cp.get_file_str"](DEFAULTS_URL)
     if not text:
         raise CommandExecutionError(f"{DEFAULTS_URL} is not on the fileserver")
     return salt.utils.yaml.safe_load(text)[PILLAR_KEY]
@@ -79,9 +86,15 @@ def _defaults():
 def _config():
     """Pillar ``haproxy_maint`` over the defaults, validated: what map.jinja renders from."""
     if "haproxy_maint.config" not in __context__:
-        __context__["haproxy_maint.config"] = _util("haproxy_maint_contract.lb_config")(
-            _defaults(), __salt__["config.get"](PILLAR_KEY, {}) or {}
-        )
+        lb_config = _util("haproxy_maint_contract.lb_config")
+        pillar = __salt__["config.get"](PILLAR_KEY, {}) or {}
+        try:
+            config = lb_config(_defaults(), pillar)
+        except SaltInvocationError:
+            # A cached defaults.yaml older than these modules (synced, not yet highstated)
+            # lacks a key they know: the fileserver's copy decides.
+            config = lb_config(_defaults(fresh=True), pillar)
+        __context__["haproxy_maint.config"] = config
     return __context__["haproxy_maint.config"]
 
 

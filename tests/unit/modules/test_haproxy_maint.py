@@ -101,6 +101,7 @@ def loader(monkeypatch, tmp_path, runtime, pillar):
     salt = {
         "config.get": lambda key, default=None: pillar if key == "haproxy_maint" else default,
         "cp.get_file_str": lambda url: defaults if url == maint.DEFAULTS_URL else None,
+        "cp.is_cached": lambda url: "",
         "haproxy_runtime.server_status": runtime.server_status,
         "haproxy_runtime.set_states": runtime.set_states,
         "haproxy_runtime.save_servers_state": lambda path=None, socket=None: {"path": path},
@@ -328,3 +329,23 @@ def test_a_server_in_transition_is_not_up(runtime, pillar):
     maint.start()
     runtime.servers["app"]["app1"]["status"] = "UP 1/3"
     assert maint.stop(not_up_wait=0.2)["not_up"] == {"app": ["app1"]}
+
+
+def test_config_reads_the_cached_defaults_and_falls_back_to_the_fileserver(loader, tmp_path):
+    # A cached copy older than the modules (a key missing): the fileserver's copy decides.
+    tree = yaml.safe_load((REPO / "salt/haproxy_maint/defaults.yaml").read_text())
+    del tree["haproxy_maint"]["visitor"]["retry_after"]
+    cached = tmp_path / "cached-defaults.yaml"
+    cached.write_text(yaml.safe_dump(tree))
+    fetched = []
+    salt = maint.__salt__
+    salt["cp.is_cached"] = lambda url: str(cached)
+    real_fetch = salt["cp.get_file_str"]
+    salt["cp.get_file_str"] = lambda url: fetched.append(url) or real_fetch(url)
+    assert maint.config()["visitor"]["retry_after"] == 300
+    assert fetched == [maint.DEFAULTS_URL]
+    # A current cached copy: no round trip.
+    maint.__context__.clear()
+    cached.write_text((REPO / "salt/haproxy_maint/defaults.yaml").read_text())
+    fetched.clear()
+    assert maint.config()["visitor"]["retry_after"] == 300 and fetched == []
