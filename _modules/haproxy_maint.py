@@ -282,11 +282,19 @@ def _ensure_sorry_server(cfg):
     program = cfg["sorry_server"]["program"]
     conf_file = cfg["supervisor"]["conf_file"]
     log.warning("sorry server does not answer; starting supervisord program %s", program)
+    retcode = __context__.get("retcode")
     try:
         __salt__["supervisord.start"](program, conf_file=conf_file)
     except CommandExecutionError as err:
         log.error("supervisord could not start %s: %s", program, err)
         return f"down (supervisord: {err})"
+    finally:
+        # supervisorctl's own exit code (e.g. "already started") lands in the job's retcode
+        # through cmd.run; the outcome is judged here, so the job must not fail for it.
+        if retcode is None:
+            __context__.pop("retcode", None)
+        else:
+            __context__["retcode"] = retcode
     deadline = time.monotonic() + SORRY_START_WAIT
     while time.monotonic() < deadline:
         if _sorry_answers(cfg):

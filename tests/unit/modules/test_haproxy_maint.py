@@ -349,3 +349,15 @@ def test_config_reads_the_cached_defaults_and_falls_back_to_the_fileserver(loade
     cached.write_text((REPO / "salt/haproxy_maint/defaults.yaml").read_text())
     fetched.clear()
     assert maint.config()["visitor"]["retry_after"] == 300 and fetched == []
+
+
+def test_supervisorctl_exit_code_does_not_fail_the_job(monkeypatch):
+    # Salt's cmd.run puts supervisorctl's code into the job's retcode; the LB judges itself.
+    def start(program, conf_file=None):
+        maint.__context__["retcode"] = 7
+
+    maint.__salt__["supervisord.start"] = start
+    answers = iter([False, True])
+    monkeypatch.setattr(maint, "_sorry_answers", lambda cfg: next(answers))
+    assert maint.start()["sorry_server"] == "started"
+    assert "retcode" not in maint.__context__
