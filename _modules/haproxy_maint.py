@@ -14,55 +14,34 @@ server state file is dumped, so an HAProxy restart loads the admin states back b
 Configuration comes from pillar ``haproxy_maint`` (see the pillar reference).
 """
 
-import datetime
 import logging
 import os
-import socket
 import time
 
 import salt.utils.yaml
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
+from saltext_haproxy_maint import client, lbconfig, names, runtime, sorry, timefmt
+from saltext_haproxy_maint import record as lb_record
+from saltext_haproxy_maint import request as request_fields
+
 log = logging.getLogger(__name__)
 
 __virtualname__ = "haproxy_maint"
 
-PILLAR_KEY = "haproxy_maint"
-DEFAULTS_URL = "salt://haproxy_maint/defaults.yaml"
-SORRY_CHECK_TIMEOUT = 1.0
 SORRY_START_WAIT = 5.0
 SORRY_POLL_INTERVAL = 0.1
 # After a reload, how long reapply waits for a worker that runs the current config.
 RELOAD_WAIT = 10.0
 RELOAD_POLL_INTERVAL = 0.1
-# After a stop, how often the restored servers are looked at until they are UP, and what
-# `show stat` says of a server that is up (with health checks, or without).
+# After a stop, how often the restored servers are looked at until they are UP.
 NOT_UP_POLL_INTERVAL = 0.25
-UP_STATUSES = ("UP", "no check")
 DEFAULT_CHECK_INTERVAL = "2s"
-TIME_UNITS = {"us": 0.000001, "ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-PAGE_STATUS_FILE = "maintenance.json"
-MASKED_VALUE = "** masked **"
 REQUEST_WAIT = 60
 
 
 def __virtual__():
-    # File_roots route: saltutil.sync_all; pip route: utils_dirs (Salt loads no extension utils).
-    if "haproxy_maint_contract.lb_config" not in __utils__:
-        return (False, "haproxy_maint needs this project's _utils/ (see docs/install.md)")
     return __virtualname__
-
-
-def _util(name):
-    return __utils__[name]
-
-
-def _contract(name):
-    return _util(f"haproxy_maint_contract.{name}")
-
-
-def _files(name):
-    return _util(f"haproxy_maint_files.{name}")
 
 
 # --- configuration and record ------------------------------------------------------------
@@ -72,28 +51,27 @@ def _defaults(fresh=False):
     """The state tree's defaults.yaml, the same file that map.jinja reads: the minion's cached
     copy (what its running config was rendered from; no round trip to the master in every
     maintenance job), else, or when ``fresh``, fetched from the fileserver."""
-    cached = None if fresh else __salt__["cp.is_cached"](DEFAULTS_URL)
+    cached = None if fresh else __salt__["cp.is_cached"](names.DEFAULTS_URL)
     if cached:
         with open(cached, encoding="utf-8") as handle:
             text = handle.read()
     else:
-        text = __salt__["cp.get_file_str"](DEFAULTS_URL)
+        text = __salt__["cp.get_file_str"](names.DEFAULTS_URL)
     if not text:
-        raise CommandExecutionError(f"{DEFAULTS_URL} is not on the fileserver")
-    return salt.utils.yaml.safe_load(text)[PILLAR_KEY]
+        raise CommandExecutionError(f"{names.DEFAULTS_URL} is not on the fileserver")
+    return salt.utils.yaml.safe_load(text)[names.CONFIG_KEY]
 
 
 def _config():
     """Pillar ``haproxy_maint`` over the defaults, validated: what map.jinja renders from."""
     if "haproxy_maint.config" not in __context__:
-        lb_config = _util("haproxy_maint_contract.lb_config")
-        pillar = __salt__["config.get"](PILLAR_KEY, {}) or {}
+        pillar = __salt__["config.get"](names.CONFIG_KEY, {}) or {}
         try:
-            config = lb_config(_defaults(), pillar)
+            config = lbconfig.lb_config(_defaults(), pillar)
         except SaltInvocationError:
             # A cached defaults.yaml older than these modules (synced, not yet highstated)
             # lacks a key they know: the fileserver's copy decides.
-            config = lb_config(_defaults(fresh=True), pillar)
+            config = lbconfig.lb_config(_defaults(fresh=True), pillar)
         __context__["haproxy_maint.config"] = config
     return __context__["haproxy_maint.config"]
 
@@ -110,14 +88,7 @@ def config():
 
         salt lb1 haproxy_maint.config
     """
-    cfg = _config()
-    tls = dict(cfg["tls"])
-    if tls.get("pem"):
-        tls["pem"] = MASKED_VALUE
-    bypass = dict(cfg["visitor"]["bypass"])
-    if bypass.get("secret"):
-        bypass["secret"] = MASKED_VALUE
-    return {**cfg, "tls": tls, "visitor": {**cfg["visitor"], "bypass": bypass}}
+    return lbconfig.masked(_config())
 
 
 def _socket(cfg):
@@ -135,7 +106,7 @@ def maintained_backends():
 
         salt lb1 haproxy_maint.maintained_backends
     """
-    return _util("haproxy_maint_contract.maintained_backends")(_config())
+    return lbconfig.maintained_backends(_config())
 
 
 def read_record():
@@ -148,78 +119,10 @@ def read_record():
 
         salt lb1 haproxy_maint.read_record
     """
-    return _read_record(_config())
-
-
-def _read_record(cfg):
-    path = cfg["maintenance"]["state_file"]
-    record = _files("read_json")(path, default=None)
-    if record is None:
-        return {"active": False, "backends": [], "changed": {}}
-    record.setdefault("backends", [])
-    record.setdefault("changed", {})
-    return record
-
-
-def _write_record(cfg, record):
-    _files("write_json")(cfg["maintenance"]["state_file"], record, mode=0o600)
-
-
-def _write_page_status(cfg, record):
-    """What the page shows: text only; the page sets it with textContent, never as HTML."""
-    path = os.path.join(cfg["page"]["root"], PAGE_STATUS_FILE)
-    status = {
-        # Whoever reads this document through HAProxy is being served by the sorry server.
-        "maintenance": True,
-        "active": bool(record.get("active")),
-        "reason": record.get("reason") or "",
-        "eta": record.get("eta") or "",
-        "eta_at": record.get("eta_at") or "",
-        "poll_s": cfg["visitor"]["poll_interval"],
-    }
-    # The page's text is rewritten by every start/stop; it need not survive a power cut.
-    _files("write_json")(path, status, durable=False)
-
-
-def _locked(cfg):
-    """Serialise start/stop/reapply on this LB (each job runs in its own process)."""
-    return _files("locked")(cfg["maintenance"]["state_file"] + ".lock")
-
-
-# --- validation --------------------------------------------------------------------------
-
-
-def _check_backends(backends, cfg):
-    """Absent means every maintained backend; anything else must be a non-empty list of
-    backends that this LB's pillar declares with a sorry server."""
-    declared = _util("haproxy_maint_contract.maintained_backends")(cfg)
-    names = _contract("check_backends")(backends, (cfg["sorry_server"]["name"],))
-    if names is None:
-        return declared
-    for name in names:
-        if name not in declared:
-            raise SaltInvocationError(
-                f"unknown backend {name!r}: this LB maintains {', '.join(declared) or 'none'}"
-            )
-    return names
-
-
-def _superseded(record, stamp):
-    """True when the record was written for a request newer than ``stamp``."""
-    return bool(stamp and record.get("stamp") and str(stamp) < str(record["stamp"]))
+    return lb_record.read(_config())
 
 
 # --- the visitor's side: the files and runtime map/ACL HAProxy reads -----------------------
-
-
-def _eta_epoch(eta_at):
-    if not eta_at:
-        return 0
-    return int(datetime.datetime.fromisoformat(eta_at.replace("Z", "+00:00")).timestamp())
-
-
-def _write_lines(path, lines):
-    _files("write_text")(path, "".join(f"{line}\n" for line in lines))
 
 
 def _apply_visitor(cfg, record):
@@ -227,12 +130,11 @@ def _apply_visitor(cfg, record):
     record says: first the files, which a reload or restart loads, then the same through the
     runtime API, which takes effect at once."""
     visitor = cfg["visitor"]
-    active = bool(record.get("active"))
-    epoch = _eta_epoch(record.get("eta_at")) if active else 0
-    entries = {backend: str(epoch) for backend in record["backends"]} if active else {}
-    cidrs = list(record.get("bypass") or []) if active else []
-    _write_lines(visitor["map_file"], [f"{key} {value}" for key, value in sorted(entries.items())])
-    _write_lines(visitor["bypass_file"], cidrs)
+    entries, cidrs = lb_record.visitor_entries(record)
+    lb_record.write_lines(
+        visitor["map_file"], [f"{key} {value}" for key, value in sorted(entries.items())]
+    )
+    lb_record.write_lines(visitor["bypass_file"], cidrs)
     loaded = __salt__["haproxy_runtime.list_maps"](socket=_socket(cfg))
     if visitor["map_file"] not in {entry["file"] for entry in loaded}:
         # A config rendered before the visitor's side existed: MAINT still works (the page
@@ -248,8 +150,7 @@ def _clear_stale_visitor(cfg, record):
     """With maintenance off, a map or bypass file that still lists something (a stop that did
     not finish) is emptied, in the files and in HAProxy, so that no reload turns the page or a
     bypass back on. The caller holds the lock; nothing happens in the usual case."""
-    paths = (cfg["visitor"]["map_file"], cfg["visitor"]["bypass_file"])
-    if record.get("active") or not any(os.path.isfile(p) and os.path.getsize(p) for p in paths):
+    if not lb_record.has_stale_visitor(cfg, record):
         return "nothing to clear"
     return _apply_visitor(cfg, record)
 
@@ -258,21 +159,7 @@ def _clear_stale_visitor(cfg, record):
 
 
 def _sorry_answers(cfg):
-    """True when the sorry server answers HTTP below 500. A bare socket, not urllib: this
-    runs in every maintenance job, and importing urllib costs more than the request."""
-    address = (cfg["sorry_server"]["host"], int(cfg["sorry_server"]["port"]))
-    try:
-        with socket.create_connection(address, timeout=SORRY_CHECK_TIMEOUT) as conn:
-            conn.sendall(b"HEAD / HTTP/1.0\r\nHost: sorry-server\r\n\r\n")
-            status_line = conn.recv(64).split()
-    except OSError:
-        return False
-    return (
-        len(status_line) >= 2
-        and status_line[0].startswith(b"HTTP/")
-        and status_line[1].isdigit()
-        and int(status_line[1]) < 500
-    )
+    return sorry.answers(cfg["sorry_server"]["host"], cfg["sorry_server"]["port"])
 
 
 def _ensure_sorry_server(cfg):
@@ -295,54 +182,30 @@ def _ensure_sorry_server(cfg):
             __context__.pop("retcode", None)
         else:
             __context__["retcode"] = retcode
-    deadline = time.monotonic() + SORRY_START_WAIT
-    while time.monotonic() < deadline:
-        if _sorry_answers(cfg):
-            return "started"
-        time.sleep(SORRY_POLL_INTERVAL)
-    return "down"
+    answered = sorry.wait_until(
+        lambda: _sorry_answers(cfg), wait=SORRY_START_WAIT, poll_interval=SORRY_POLL_INTERVAL
+    )
+    return "started" if answered else "down"
 
 
 # --- actions -----------------------------------------------------------------------------
-
-
-def _plan_start(record, live, backends):
-    """Which app servers ``start`` moves (``{backend: [servers]}``), and which DRAIN ones
-    it leaves alone because an operator put them there (MAINT ones need nothing)."""
-    changed, skipped = {}, {}
-    for backend in backends:
-        if backend not in live:
-            raise CommandExecutionError(f"No such backend in the running HAProxy: {backend}")
-        ours = set(record["changed"].get(backend, []))
-        for server, info in sorted(live[backend].items()):
-            if info["backup"] or info["admin"] == "maint":
-                continue  # the sorry server, or already out of service
-            if info["admin"] == "drain" and server not in ours:
-                skipped.setdefault(backend, []).append(server)  # an operator's DRAIN
-                continue
-            changed.setdefault(backend, []).append(server)
-    return changed, skipped
 
 
 def _apply_start(cfg, changed, mode, drain_timeout):
     """Move the planned servers to MAINT (through DRAIN first in drain mode)."""
     drain = None
     if changed and mode == "drain":
-        __salt__["haproxy_runtime.set_states"](_changes(changed, "drain"), socket=_socket(cfg))
+        __salt__["haproxy_runtime.set_states"](
+            lb_record.changes(changed, "drain"), socket=_socket(cfg)
+        )
         drain = __salt__["haproxy_runtime.wait_drained"](
             list(changed), drain_timeout=drain_timeout, socket=_socket(cfg)
         )
     if changed:
-        __salt__["haproxy_runtime.set_states"](_changes(changed, "maint"), socket=_socket(cfg))
+        __salt__["haproxy_runtime.set_states"](
+            lb_record.changes(changed, "maint"), socket=_socket(cfg)
+        )
     return drain
-
-
-def _changes(servers_by_backend, state):
-    return [
-        {"backend": backend, "server": server, "state": state}
-        for backend, servers in servers_by_backend.items()
-        for server in servers
-    ]
 
 
 def _save_state_file(cfg):
@@ -415,28 +278,32 @@ def start(
     """
     began = time.monotonic()
     cfg = _config()
-    backends = _check_backends(backends, cfg)
-    mode = _contract("check_mode")(mode)
+    backends = lbconfig.requested_backends(cfg, backends)
+    mode = request_fields.check_mode(mode)
     if drain_timeout is None:
         drain_timeout = cfg["maintenance"]["drain_timeout"]
-    drain_timeout = _contract("check_drain_timeout")(drain_timeout)
-    reason = _contract("check_reason")(reason)
-    eta = _contract("check_eta")(eta)
-    eta_at = _contract("check_eta_at")(eta_at)
-    bypass = _contract("check_bypass")(bypass)
-    test = _contract("check_test")(test)
+    drain_timeout = request_fields.check_drain_timeout(drain_timeout)
+    reason = request_fields.check_reason(reason)
+    eta = request_fields.check_eta(eta)
+    eta_at = request_fields.check_eta_at(eta_at)
+    bypass = request_fields.check_bypass(bypass)
+    test = request_fields.check_test(test)
     if not backends:
         raise SaltInvocationError("this LB's pillar declares no backend with a sorry server")
-    with _locked(cfg):
-        record = _read_record(cfg)
-        if _superseded(record, stamp):
-            return _outcome(began, "superseded", record, "a newer request is recorded")
+    with lb_record.locked(cfg):
+        record = lb_record.read(cfg)
+        if lb_record.superseded(record, stamp):
+            return lb_record.outcome(
+                record, began=began, state="superseded", comment="a newer request is recorded"
+            )
         live = __salt__["haproxy_runtime.server_status"](socket=_socket(cfg))
-        changed, skipped = _plan_start(record, live, backends)
+        changed, skipped = lb_record.plan_start(record, live, backends)
         if test:
             state = "would change" if changed else "already in maintenance"
-            return _outcome(began, state, record, "", changed=changed, skipped=skipped, test=True)
-        sorry = _ensure_sorry_server(cfg) if ensure_sorry else "not checked"
+            return lb_record.outcome(
+                record, began=began, state=state, changed=changed, skipped=skipped, test=True
+            )
+        sorry_state = _ensure_sorry_server(cfg) if ensure_sorry else "not checked"
         was_active = record.get("active")
         record.update(
             active=True,
@@ -455,15 +322,17 @@ def start(
             )
         # Recorded before HAProxy is touched: whatever happens next, this is what a reload,
         # a restart or a returning minion will re-apply, and what stop will restore.
-        _write_record(cfg, record)
-        _write_page_status(cfg, record)
+        lb_record.write(cfg, record)
+        lb_record.write_page_status(cfg, record)
         # Before the servers move: from here on every new request of these backends gets the
         # page (or the bypass), also while drain mode waits.
         visitor = _apply_visitor(cfg, record)
         drain = _apply_start(cfg, changed, mode, drain_timeout)
         _save_state_file(cfg)
     state = "changed" if changed else "already in maintenance"
-    result = _outcome(began, state, record, "", changed=changed, skipped=skipped, sorry=sorry)
+    result = lb_record.outcome(
+        record, began=began, state=state, changed=changed, skipped=skipped, sorry=sorry_state
+    )
     if drain is not None:
         result["drain"] = drain
     result["visitor"] = visitor
@@ -501,20 +370,22 @@ def stop(backends=None, stamp=None, test=False, not_up_wait=None):
     began = time.monotonic()
     cfg = _config()
     if backends is not None:
-        backends = _check_backends(backends, cfg)
-    test = _contract("check_test")(test)
+        backends = lbconfig.requested_backends(cfg, backends)
+    test = request_fields.check_test(test)
     if not_up_wait is None:
         not_up_wait = cfg["maintenance"]["not_up_wait"]
-    with _locked(cfg):
-        record = _read_record(cfg)
-        if _superseded(record, stamp):
-            return _outcome(began, "superseded", record, "a newer request is recorded")
+    with lb_record.locked(cfg):
+        record = lb_record.read(cfg)
+        if lb_record.superseded(record, stamp):
+            return lb_record.outcome(
+                record, began=began, state="superseded", comment="a newer request is recorded"
+            )
         if not record.get("active"):
-            result = _outcome(began, "not in maintenance", record, "", test=test)
+            result = lb_record.outcome(record, began=began, state="not in maintenance", test=test)
             if not test:
                 if stamp:
                     record["stamp"] = str(stamp)
-                    _write_record(cfg, record)
+                    lb_record.write(cfg, record)
                 result["visitor"] = _clear_stale_visitor(cfg, record)
             return result
         ending = list(record["backends"]) if backends is None else backends
@@ -530,9 +401,11 @@ def stop(backends=None, stamp=None, test=False, not_up_wait=None):
                 restored[backend] = servers
         if test:
             state = "would restore" if restored else "nothing to restore"
-            return _outcome(began, state, record, "", changed=restored, test=True)
+            return lb_record.outcome(record, began=began, state=state, changed=restored, test=True)
         if restored:
-            __salt__["haproxy_runtime.set_states"](_changes(restored, "ready"), socket=_socket(cfg))
+            __salt__["haproxy_runtime.set_states"](
+                lb_record.changes(restored, "ready"), socket=_socket(cfg)
+            )
         for backend in ending:
             record["changed"].pop(backend, None)
         record["backends"] = [name for name in record["backends"] if name not in ending]
@@ -542,13 +415,13 @@ def stop(backends=None, stamp=None, test=False, not_up_wait=None):
         if stamp:
             record["stamp"] = str(stamp)
         record["updated"] = time.time()
-        _write_record(cfg, record)
-        _write_page_status(cfg, record)
+        lb_record.write(cfg, record)
+        lb_record.write_page_status(cfg, record)
         # After the servers are READY again, so no request finds neither page nor app.
         visitor = _apply_visitor(cfg, record)
         _save_state_file(cfg)
     state = "changed" if restored else "nothing to restore"
-    result = _outcome(began, state, record, "", changed=restored)
+    result = lb_record.outcome(record, began=began, state=state, changed=restored)
     result["visitor"] = visitor
     result["not_up"] = _not_up(cfg, restored, not_up_wait)
     return result
@@ -556,33 +429,19 @@ def stop(backends=None, stamp=None, test=False, not_up_wait=None):
 
 def _check_interval(cfg):
     """Seconds between two health checks (``default_server:inter``; HAProxy's unit is ms)."""
-    text = str(cfg["haproxy"]["default_server"].get("inter", DEFAULT_CHECK_INTERVAL))
-    number = text.rstrip("smhdu")
-    unit = text[len(number) :] or "ms"
-    return int(number) * TIME_UNITS.get(unit, 0.001)
+    return timefmt.haproxy_seconds(
+        cfg["haproxy"]["default_server"].get("inter", DEFAULT_CHECK_INTERVAL)
+    )
 
 
 def _not_up(cfg, restored, wait):
-    """The restored servers that are not UP after at most ``wait`` seconds. A server just out
-    of MAINT shows UP until its first check, so nothing counts as UP before one check
-    interval has passed; a server still in transition shows ``UP 1/3``, not ``UP``."""
-    if not restored:
-        return {}
-    began = time.monotonic()
-    deadline = began + max(float(wait), 0)
-    checked = began + min(_check_interval(cfg) + NOT_UP_POLL_INTERVAL, max(float(wait), 0))
-    while True:
-        live = __salt__["haproxy_runtime.server_status"](socket=_socket(cfg))
-        down = {}
-        for backend, servers in restored.items():
-            for server in servers:
-                status = (live.get(backend, {}).get(server) or {}).get("status")
-                if status not in UP_STATUSES:
-                    down.setdefault(backend, []).append(server)
-        now = time.monotonic()
-        if (not down and now >= checked) or now >= deadline:
-            return down
-        time.sleep(NOT_UP_POLL_INTERVAL)
+    return lb_record.not_up(
+        lambda: __salt__["haproxy_runtime.server_status"](socket=_socket(cfg)),
+        restored,
+        wait=wait,
+        check_interval=_check_interval(cfg),
+        poll_interval=NOT_UP_POLL_INTERVAL,
+    )
 
 
 def reapply():
@@ -601,13 +460,13 @@ def reapply():
         salt lb1 haproxy_maint.reapply
     """
     cfg = _config()
-    record = _read_record(cfg)
+    record = lb_record.read(cfg)
     if not record.get("active"):
-        with _locked(cfg):
-            _clear_stale_visitor(cfg, _read_record(cfg))
+        with lb_record.locked(cfg):
+            _clear_stale_visitor(cfg, lb_record.read(cfg))
         return {"state": "not in maintenance", "changed": {}, "active": False}
     _wait_for_current_config(cfg)
-    maintained = set(_util("haproxy_maint_contract.maintained_backends")(cfg))
+    maintained = set(lbconfig.maintained_backends(cfg))
     backends = [name for name in record["backends"] if name in maintained]
     if not backends:
         return {"state": "no recorded backend is declared any more", "changed": {}, "active": True}
@@ -630,21 +489,14 @@ def _wait_for_current_config(cfg):
         changed_at = int(os.stat(cfg["haproxy"]["config_file"]).st_mtime)
     except OSError:
         return
-    unreachable = _util("haproxy_runtime_proto.errors")().RuntimeUnreachable
-    deadline = time.monotonic() + RELOAD_WAIT
-    while True:
-        try:
-            started = __salt__["haproxy_runtime.show_info"](socket=_socket(cfg)).get(
-                "Start_time_sec"
-            )
-        except unreachable:
-            started = None  # the socket is briefly gone while the new worker binds it
-        if isinstance(started, int) and started >= changed_at:
-            return
-        if time.monotonic() >= deadline:
-            log.warning("no HAProxy worker newer than %s answered", cfg["haproxy"]["config_file"])
-            return
-        time.sleep(RELOAD_POLL_INTERVAL)
+    started = runtime.wait_for_worker(
+        lambda: __salt__["haproxy_runtime.show_info"](socket=_socket(cfg)),
+        since=changed_at,
+        wait=RELOAD_WAIT,
+        poll_interval=RELOAD_POLL_INTERVAL,
+    )
+    if not started:
+        log.warning("no HAProxy worker newer than %s answered", cfg["haproxy"]["config_file"])
 
 
 def would_change():
@@ -658,33 +510,12 @@ def would_change():
         salt lb1 haproxy_maint.would_change
     """
     cfg = _config()
-    record = _read_record(cfg)
+    record = lb_record.read(cfg)
     if not record.get("active"):
         return {}
     live = __salt__["haproxy_runtime.server_status"](socket=_socket(cfg))
     backends = [name for name in record["backends"] if name in live]
-    return _plan_start(record, live, backends)[0]
-
-
-def _outcome(began, state, record, comment, changed=None, skipped=None, sorry=None, test=False):
-    result = {
-        "state": state,
-        "active": bool(record.get("active")),
-        "backends": list(record.get("backends", [])),
-        "changed": changed or {},
-        "bypass": list(record.get("bypass") or []),
-        "eta_at": record.get("eta_at") or "",
-        "duration_s": round(time.monotonic() - began, 4),
-    }
-    if test:
-        result["test"] = True
-    if skipped:
-        result["left_alone"] = skipped
-    if sorry is not None:
-        result["sorry_server"] = sorry
-    if comment:
-        result["comment"] = comment
-    return result
+    return lb_record.plan_start(record, live, backends)[0]
 
 
 def status():
@@ -699,41 +530,12 @@ def status():
         salt lb1 haproxy_maint.status
     """
     cfg = _config()
-    record = _read_record(cfg)
-    result = {
-        "env": cfg.get("env", ""),
-        "maintenance": bool(record.get("active")),
-        "backends_in_maintenance": record.get("backends", []),
-        "reason": record.get("reason", ""),
-        "eta": record.get("eta", ""),
-        "eta_at": record.get("eta_at", ""),
-        "bypass": record.get("bypass", []),
-        # Whether a bypass secret is configured; the secret itself is never returned.
-        "bypass_secret": bool(cfg["visitor"]["bypass"]["secret"]),
-        "sorry_server": "up" if _sorry_answers(cfg) else "down",
-        "backends": {},
-    }
+    sorry_up = _sorry_answers(cfg)
     try:
         live = __salt__["haproxy_runtime.server_status"](socket=_socket(cfg))
     except CommandExecutionError as err:
-        result["haproxy"] = f"unreachable: {err}"
-        return result
-    result["haproxy"] = "up"
-    for backend in _util("haproxy_maint_contract.maintained_backends")(cfg):
-        servers = live.get(backend)
-        if servers is None:
-            result["backends"][backend] = {"error": "not in the running HAProxy"}
-            continue
-        result["backends"][backend] = {
-            server: {
-                "admin": info["admin"],
-                "status": info["status"],
-                "sessions": info["sessions"],
-                "backup": info["backup"],
-            }
-            for server, info in servers.items()
-        }
-    return result
+        return lb_record.status_report(cfg, lb_record.read(cfg), sorry_up=sorry_up, unreachable=err)
+    return lb_record.status_report(cfg, lb_record.read(cfg), sorry_up=sorry_up, live=live)
 
 
 # --- the operator's signed request ------------------------------------------------------
@@ -769,21 +571,15 @@ def request(action, env=None, wait=REQUEST_WAIT, **fields):
         salt-call haproxy_maint.request start env=prod reason="Database upgrade" eta='"22:00 UTC"'
         salt-call haproxy_maint.request stop env=prod
     """
-    tag = _contract("tag_for")(action)
-    fields = {key: value for key, value in fields.items() if not key.startswith("__")}
-    fields = {key: value for key, value in {"env": env, **fields}.items() if value is not None}
-    # The master checks everything again; checking here first saves a round trip and gives
-    # the YAML typing hints where the operator typed the command.
-    _contract("parse")(tag, fields)
-    key_path = os.path.join(__opts__["pki_dir"], "minion.pem")
-    envelope = _util("haproxy_maint_signing.sign")(tag, __opts__["id"], fields, key_path)
-    answer_tag = f"haproxy_maint/answer/{envelope['nonce']}"
-    with _util("haproxy_maint_events.minion_listener")(__opts__) as listener:
-        __salt__["event.send"](tag, data={**fields, "signature": envelope})
-        answer = _util("haproxy_maint_events.wait_for")(listener, answer_tag, float(wait))
+    answer, retcode = client.send_signed(
+        __opts__,
+        lambda tag, data: __salt__["event.send"](tag, data=data),
+        action,
+        env,
+        wait=wait,
+        fields=fields,
+    )
+    __context__["retcode"] = retcode
     if answer is None:
-        __context__["retcode"] = 3
         return {"result": False, "state": "no answer", "why": f"no answer within {wait} s"}
-    answer = {key: value for key, value in answer.items() if not key.startswith("_")}
-    __context__["retcode"] = answer.get("retcode", 0 if answer.get("result") else 1)
     return answer

@@ -1,6 +1,6 @@
 """
 Check an LB's ``haproxy_maint`` pillar: the state tree's entry to the one reading of an LB's
-configuration (``_utils/haproxy_maint_contract.py``), which the LB module and the master's
+configuration (:py:mod:`saltext_haproxy_maint.lbconfig`), which the LB module and the master's
 runner use too.
 
 The state tree's ``map.jinja`` calls :py:func:`lb_config` before any state runs, so a missing,
@@ -8,18 +8,13 @@ unknown or ill-typed key fails the render with a message that names the key
 (``haproxy_maint:haproxy:backends:app:servers:app1``), and no file on the LB changes.
 """
 
+from saltext_haproxy_maint import lbconfig
+
 __virtualname__ = "haproxy_pillar"
 
 
 def __virtual__():
-    # File_roots route: saltutil.sync_all; pip route: utils_dirs (Salt loads no extension utils).
-    if "haproxy_maint_contract.lb_config" not in __utils__:
-        return (False, "haproxy_pillar needs this project's _utils/ (see docs/install.md)")
     return __virtualname__
-
-
-def _util(name):
-    return __utils__[name]
 
 
 def lb_config(defaults, pillar):
@@ -41,7 +36,7 @@ def lb_config(defaults, pillar):
         salt lb1 haproxy_pillar.lb_config "$(salt-call --out=json cp.get_file_str ...)" \
             "$(salt-call --out=json pillar.get haproxy_maint)"
     """
-    return _util("haproxy_maint_contract.lb_config")(defaults, pillar)
+    return lbconfig.lb_config(defaults, pillar)
 
 
 def validate(config):
@@ -59,4 +54,4 @@ def validate(config):
 
         salt lb1 haproxy_pillar.validate "$(salt lb1 --out=json haproxy_maint.config)"
     """
-    return _util("haproxy_maint_contract.validate")(config)
+    return lbconfig.validate(config)

@@ -3,9 +3,8 @@ Client for HAProxy's runtime API (the ``stats socket``), for operators and for
 ``haproxy_maint``.
 
 This module is the only code of the project that opens a runtime socket. The wire protocol
-and the parsers live in ``_utils/haproxy_runtime_proto.py``, the name rule in
-``_utils/haproxy_maint_contract.py``; here are the
-commands an operator runs: queries (``show info``, ``show stat``, ``show servers state``,
+and the parsers live in :py:mod:`saltext_haproxy_maint.runtime`, the name rule in
+:py:mod:`saltext_haproxy_maint.names`; here are the commands an operator runs: queries (``show info``, ``show stat``, ``show servers state``,
 joined as :py:func:`server_status`), changes (server states in one batch, weights, session
 shutdown), :py:func:`wait_drained` and :py:func:`save_servers_state`.
 
@@ -13,18 +12,21 @@ The socket is a unix socket path (``/run/haproxy/admin.sock``) or a TCP ``host:p
 (``127.0.0.1:9999``). When a function is given no ``socket``, it uses the
 ``haproxy_maint:haproxy:runtime:socket`` value of the minion config or pillar.
 
-Errors are ``CommandExecutionError`` subclasses from ``haproxy_runtime_proto.errors()``:
+Errors are ``CommandExecutionError`` subclasses from :py:mod:`saltext_haproxy_maint.runtime`:
 ``RuntimeUnreachable``, ``RuntimeAccessDenied``, ``RuntimeRefused``, ``RuntimeProtocolError``.
+The maps and ACLs that haproxy.cfg loads from files are in ``haproxy_runtime_maps.py`` (the
+same ``haproxy_runtime`` functions: ``list_maps``, ``show_map``, ``replace_map`` ...).
 Bad arguments (a name with ``;`` or a newline, an unknown state) raise
 ``SaltInvocationError`` before anything is sent.
 """
 
 import logging
 import os
-import re
 import time
 
 from salt.exceptions import SaltInvocationError
+
+from saltext_haproxy_maint import files, names, runtime
 
 log = logging.getLogger(__name__)
 
@@ -37,26 +39,14 @@ DEFAULT_DRAIN_POLL_INTERVAL = 0.25
 SOCKET_CONFIG_KEY = "haproxy_maint:haproxy:runtime:socket"
 TIMEOUT_CONFIG_KEY = "haproxy_maint:haproxy:runtime:timeout"
 STATE_FILE_CONFIG_KEY = "haproxy_maint:haproxy:server_state_file"
-PROTO = "haproxy_runtime_proto"
 
 
 def __virtual__():
-    # File_roots route: saltutil.sync_all; pip route: utils_dirs (Salt loads no extension utils).
-    if "haproxy_runtime_proto.exchange" not in __utils__:
-        return (False, "haproxy_runtime needs this project's _utils/ (see docs/install.md)")
     return __virtualname__
 
 
-def _util(name):
-    return __utils__[name]
-
-
-def _proto(function):
-    return _util(f"{PROTO}.{function}")
-
-
 def _name(name, kind):
-    return _util("haproxy_maint_contract.check_name")(name, kind)
+    return names.check_name(name, kind)
 
 
 def _server_list(servers):
@@ -91,7 +81,7 @@ def _resolve_timeout(timeout):
 
 def _batch(commands, socket, timeout):
     """Send commands already checked or built from checked names; answers in order."""
-    return _proto("exchange")(_resolve_socket(socket), commands, _resolve_timeout(timeout))
+    return runtime.exchange(_resolve_socket(socket), commands, _resolve_timeout(timeout))
 
 
 def batch(commands, socket=None, timeout=None):
@@ -120,16 +110,16 @@ def batch(commands, socket=None, timeout=None):
         commands = [commands]
     if not isinstance(commands, (list, tuple)) or not commands:
         raise SaltInvocationError("commands must be a non-empty list of runtime commands")
-    return _batch([_proto("check_command")(command) for command in commands], socket, timeout)
+    return _batch([runtime.check_command(command) for command in commands], socket, timeout)
 
 
 def _run_checked(commands, socket, timeout, labels):
     """Run commands that answer nothing on success; raise naming each one that failed."""
-    return _proto("check_silent")(labels, _batch(commands, socket, timeout))
+    return runtime.check_silent(labels, _batch(commands, socket, timeout))
 
 
 def _run_query(command, socket, timeout):
-    return _proto("check_answer")(command, _batch([command], socket, timeout)[0])
+    return runtime.check_answer(command, _batch([command], socket, timeout)[0])
 
 
 # --- queries ----------------------------------------------------------------------------
@@ -151,7 +141,7 @@ def show_info(socket=None, timeout=None):
 
         salt lb1 haproxy_runtime.show_info
     """
-    return _proto("parse_info")(_run_query("show info", socket, timeout))
+    return runtime.parse_info(_run_query("show info", socket, timeout))
 
 
 def show_stat(backend=None, server=None, socket=None, timeout=None):
@@ -180,7 +170,7 @@ def show_stat(backend=None, server=None, socket=None, timeout=None):
         _name(backend, "backend")
     if server is not None:
         _name(server, "server")
-    rows = _proto("parse_stat")(_run_query("show stat", socket, timeout))
+    rows = runtime.parse_stat(_run_query("show stat", socket, timeout))
     return _filter_rows(rows, backend, server, "pxname", "svname")
 
 
@@ -208,19 +198,19 @@ def show_servers_state(backend=None, socket=None, timeout=None):
         command += f" {_name(backend, 'backend')}"
     answer = _run_query(command, socket, timeout)
     if answer.startswith("Can't find backend"):
-        raise _proto("errors")().RuntimeRefused(f"HAProxy refused {command!r}: {answer.strip()}")
-    return _proto("parse_servers_state")(answer)
+        raise runtime.RuntimeRefused(f"HAProxy refused {command!r}: {answer.strip()}")
+    return runtime.parse_servers_state(answer)
 
 
 def _filter_rows(rows, backend, server, backend_key, server_key):
     if backend is not None:
         rows = [row for row in rows if row.get(backend_key) == backend]
         if not rows:
-            raise _proto("errors")().RuntimeRefused(f"No such backend: {backend}")
+            raise runtime.RuntimeRefused(f"No such backend: {backend}")
     if server is not None:
         rows = [row for row in rows if row.get(server_key) == server]
         if not rows:
-            raise _proto("errors")().RuntimeRefused(f"No such server: {backend or '*'}/{server}")
+            raise runtime.RuntimeRefused(f"No such server: {backend or '*'}/{server}")
     return rows
 
 
@@ -252,12 +242,12 @@ def server_status(backend=None, socket=None, timeout=None):
     if backend is not None:
         _name(backend, "backend")
     stat_answer, state_answer = _batch(["show stat", "show servers state"], socket, timeout)
-    _proto("check_answer")("show stat", stat_answer)
-    _proto("check_answer")("show servers state", state_answer)
-    result = _proto("server_table")(stat_answer, state_answer)
+    runtime.check_answer("show stat", stat_answer)
+    runtime.check_answer("show servers state", state_answer)
+    result = runtime.server_table(stat_answer, state_answer)
     if backend is not None:
         if backend not in result:
-            raise _proto("errors")().RuntimeRefused(f"No such backend: {backend}")
+            raise runtime.RuntimeRefused(f"No such backend: {backend}")
         return {backend: result[backend]}
     return result
 
@@ -314,7 +304,7 @@ def set_states(changes, socket=None, timeout=None):
 
         salt lb1 haproxy_runtime.set_states '[{"backend": "app", "server": "app1", "state": "maint"}]'
     """
-    commands, labels = _util("haproxy_maint_contract.set_state_commands")(changes)
+    commands, labels = runtime.set_state_commands(changes)
     if not commands:
         return []
     _run_checked(commands, socket, timeout, labels)
@@ -383,20 +373,20 @@ def set_servers_state(
         salt lb1 haproxy_runtime.set_servers_state app ready servers='[app1, app2]'
     """
     _name(backend, "backend")
-    _util("haproxy_maint_contract.check_state")(state)
+    names.check_state(state)
     known = servers_of(backend, include_backup=True, socket=socket, timeout=timeout)
     if servers is None:
-        names = [name for name, backup in known.items() if include_backup or not backup]
+        chosen = [name for name, backup in known.items() if include_backup or not backup]
     else:
-        names = _server_list(servers)
-        unknown = [name for name in names if name not in known]
+        chosen = _server_list(servers)
+        unknown = [name for name in chosen if name not in known]
         if unknown:
-            raise _proto("errors")().RuntimeRefused(
+            raise runtime.RuntimeRefused(
                 f"No such server in backend {backend}: {', '.join(unknown)}"
             )
-    changes = [{"backend": backend, "server": name, "state": state} for name in names]
+    changes = [{"backend": backend, "server": name, "state": state} for name in chosen]
     set_states(changes, socket=socket, timeout=timeout)
-    return names
+    return chosen
 
 
 def servers_of(backend, include_backup=False, socket=None, timeout=None):
@@ -547,7 +537,7 @@ def wait_drained(backend, servers=None, drain_timeout=60, interval=None, socket=
         sessions = {}
         for name in backends:
             if name not in current:
-                raise _proto("errors")().RuntimeRefused(f"No such backend: {name}")
+                raise runtime.RuntimeRefused(f"No such backend: {name}")
             for server, info in current[name].items():
                 if info["backup"] or (wanted is not None and server not in wanted):
                     continue
@@ -588,172 +578,8 @@ def save_servers_state(path=None, socket=None, timeout=None):
     if not isinstance(path, str) or not os.path.isabs(path):
         raise SaltInvocationError(f"server state file must be an absolute path, not {path!r}")
     answer = _run_query("show servers state", socket, timeout)
-    servers_state = _proto("parse_servers_state")(answer)
+    servers_state = runtime.parse_servers_state(answer)
     # The file's first line is the format version and a newline, as HAProxy expects.
     text = answer if answer.endswith("\n") else answer + "\n"
-    _util("haproxy_maint_files.write_text")(path, text, mode=0o640)
+    files.write_text(path, text, mode=0o640)
     return {"path": path, "servers": len(servers_state)}
-
-
-# --- ACLs and maps loaded from files (issue 9) -------------------------------------------
-#
-# An ACL or a map that haproxy.cfg loads with ``-f <file>`` is named on the socket by that
-# file's path. Changes through these commands take effect at once but live in memory only;
-# whoever wants them to survive a reload writes the file too.
-
-PATTERN_FILE_PATTERN = re.compile(r"/[A-Za-z0-9_./-]{1,4095}")
-PATTERN_VALUE_PATTERN = re.compile(r"[A-Za-z0-9_.:/+=@-]{1,255}")
-
-
-def _pattern_file(path, kind):
-    if not isinstance(path, str) or not PATTERN_FILE_PATTERN.fullmatch(path):
-        raise SaltInvocationError(
-            f"invalid {kind} file {path!r}: use an absolute path of letters, digits, '_', '.', "
-            "'/' or '-'"
-        )
-    return path
-
-
-def _pattern_value(value, what):
-    value = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-    if not isinstance(value, str) or not PATTERN_VALUE_PATTERN.fullmatch(value):
-        raise SaltInvocationError(
-            f"invalid {what} {value!r}: use 1 to 255 letters, digits or '_.:/+=@-'"
-        )
-    return value
-
-
-def list_maps(socket=None, timeout=None):
-    """
-    Return the maps the running HAProxy loaded from files: ``[{"id": int, "file": path}]``.
-
-    socket
-        Unix socket path or ``host:port``; default from config.
-
-    timeout
-        Seconds; default from config, else 5.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt lb1 haproxy_runtime.list_maps
-    """
-    return _proto("parse_map_list")(_run_query("show map", socket, timeout))
-
-
-def show_map(map_file, socket=None, timeout=None):
-    """
-    Return the entries of a map loaded from a file, as ``{key: value}``.
-
-    map_file
-        The map's file, as haproxy.cfg names it.
-
-    socket
-        Unix socket path or ``host:port``; default from config.
-
-    timeout
-        Seconds; default from config, else 5.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt lb1 haproxy_runtime.show_map /var/lib/haproxy-maint/visitor/maintenance.map
-    """
-    command = f"show map {_pattern_file(map_file, 'map')}"
-    answer = _batch([command], socket, timeout)[0]
-    return {
-        entry[0]: entry[1] if len(entry) > 1 else ""
-        for entry in _proto("parse_entries")(answer, command)
-    }
-
-
-def show_acl(acl_file, socket=None, timeout=None):
-    """
-    Return the patterns of an ACL loaded from a file, as a list.
-
-    acl_file
-        The ACL's file, as haproxy.cfg names it.
-
-    socket
-        Unix socket path or ``host:port``; default from config.
-
-    timeout
-        Seconds; default from config, else 5.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt lb1 haproxy_runtime.show_acl /var/lib/haproxy-maint/visitor/bypass.acl
-    """
-    command = f"show acl {_pattern_file(acl_file, 'ACL')}"
-    answer = _batch([command], socket, timeout)[0]
-    return [" ".join(entry) for entry in _proto("parse_entries")(answer, command)]
-
-
-def replace_map(map_file, entries, socket=None, timeout=None):
-    """
-    Make a map hold exactly ``entries``: ``clear map``, then ``add map`` for each entry, over
-    one connection. Every key and value is checked before anything is sent.
-
-    map_file
-        The map's file, as haproxy.cfg names it.
-
-    entries
-        ``{key: value}``; keys and values of letters, digits and ``_.:/+=@-``.
-
-    socket
-        Unix socket path or ``host:port``; default from config.
-
-    timeout
-        Seconds; default from config, else 5.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt lb1 haproxy_runtime.replace_map /var/lib/haproxy-maint/visitor/maintenance.map '{app: 0}'
-    """
-    map_file = _pattern_file(map_file, "map")
-    if not isinstance(entries, dict):
-        raise SaltInvocationError("entries must be a mapping of key to value")
-    commands = [f"clear map {map_file}"]
-    for key, value in sorted(entries.items()):
-        key = _pattern_value(key, "map key")
-        commands.append(f"add map {map_file} {key} {_pattern_value(value, 'map value')}")
-    _run_checked(commands, socket, timeout, [map_file, *sorted(entries)])
-    return dict(entries)
-
-
-def replace_acl(acl_file, patterns, socket=None, timeout=None):
-    """
-    Make an ACL hold exactly ``patterns``: ``clear acl``, then ``add acl`` for each one, over
-    one connection. Every pattern is checked before anything is sent.
-
-    acl_file
-        The ACL's file, as haproxy.cfg names it.
-
-    patterns
-        A list of patterns (addresses, CIDRs, words) of letters, digits and ``_.:/+=@-``.
-
-    socket
-        Unix socket path or ``host:port``; default from config.
-
-    timeout
-        Seconds; default from config, else 5.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt lb1 haproxy_runtime.replace_acl /var/lib/haproxy-maint/visitor/bypass.acl '[192.0.2.0/28]'
-    """
-    acl_file = _pattern_file(acl_file, "ACL")
-    if not isinstance(patterns, (list, tuple)):
-        raise SaltInvocationError("patterns must be a list")
-    patterns = [_pattern_value(pattern, "ACL pattern") for pattern in patterns]
-    commands = [f"clear acl {acl_file}"] + [f"add acl {acl_file} {p}" for p in patterns]
-    _run_checked(commands, socket, timeout, [acl_file, *patterns])
-    return patterns

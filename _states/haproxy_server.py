@@ -18,6 +18,8 @@ afterwards and fails if HAProxy does not show what was asked.
 
 from salt.exceptions import SaltException
 
+from saltext_haproxy_maint import names
+
 __virtualname__ = "haproxy_server"
 
 
@@ -31,7 +33,7 @@ def _admin_states(backend, servers, socket):
     current = __salt__["haproxy_runtime.server_status"](backend=backend, socket=socket)[backend]
     if servers is None:
         return {name: info["admin"] for name, info in current.items() if not info["backup"]}
-    wanted = [__utils__["haproxy_maint_contract.check_name"](name, "server") for name in servers]
+    wanted = [names.check_name(name, "server") for name in servers]
     missing = [name for name in wanted if name not in current]
     if missing:
         raise SaltException(f"No such server in backend {backend}: {', '.join(missing)}")

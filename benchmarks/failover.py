@@ -1,6 +1,6 @@
 """Failover latency of a real cluster: ``maint/start`` -> every LB serves the page, and back.
 
-Starts a local Salt cluster (tests/support/cluster.py): a master with the reactor, N LB
+Starts a local Salt cluster (harness/cluster.py): a master with the reactor, N LB
 minions each with its own haproxy, sorry server and supervisord, an ``ops`` minion. Over
 ``--rounds`` rounds it fires ``maint/start`` and ``maint/stop`` from the ops minion (in-process
 ``event.send``, the path ``salt-call event.send`` takes once its process is up) and times,
@@ -51,9 +51,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.cluster import Cluster, ClusterError
-from tests.support.haproxy import HAProxy, free_port, wait_for
-from tests.support.sandbox import AppServer, http_get, is_page
+from harness.cluster import Cluster, ClusterError
+from harness.haproxy import HAProxy, free_port, wait_for
+from harness.sandbox import AppServer, http_get, is_page
 
 ENV = "bench"
 LOAD_INTERVAL = 0.05
@@ -174,7 +174,7 @@ def wait_all(urls, want, t0):
 class CpuMeter:
     """CPU seconds of the salt-master's and every LB minion's processes, from /proc.
 
-    Every daemon leads its own session (tests/support/cluster.py starts it so), and its
+    Every daemon leads its own session (harness/cluster.py starts it so), and its
     workers and job processes keep that session id; a process's utime+stime plus the
     cutime+cstime of the children it reaped, summed over a session, only grows, also when
     job processes come and go."""

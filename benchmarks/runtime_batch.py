@@ -44,14 +44,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "_modules"))
+sys.path.insert(0, str(ROOT / "_utils"))  # the shared package, as Salt's loader finds it
 
 import haproxy.conn  # noqa: E402  (haproxyctl)
-import haproxy_runtime  # noqa: E402
 from saltext.haproxy.modules import haproxyconn  # noqa: E402
 
-from tests.support.haproxy import HAProxy, free_port  # noqa: E402
-from tests.support.load import load_utils  # noqa: E402
+from _modules import haproxy_runtime  # noqa: E402
+from harness.haproxy import HAProxy, free_port  # noqa: E402
 
 DEFAULT_SERVERS = 500
 DEFAULT_BACKENDS = 10
@@ -163,7 +162,6 @@ def load_candidate(path):
     spec.loader.exec_module(module)
     module.__context__ = {}
     module.__salt__ = haproxy_runtime.__salt__
-    module.__utils__ = haproxy_runtime.__utils__
 
     def run_candidate(targets, state, sock):
         changes = [{"backend": b, "server": s, "state": state} for b, s in targets]
@@ -271,9 +269,6 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     haproxy_runtime.__context__ = {}
     haproxy_runtime.__salt__ = {"config.get": lambda key, default=None: default}
-    # What Salt's loader gives the module: this project's _utils/ (the runtime protocol and
-    # the contract's batch check, one call per batch).
-    haproxy_runtime.__utils__ = load_utils()
     if args.candidate:
         load_candidate(args.candidate)
 

@@ -20,8 +20,8 @@ import threading
 import time
 from pathlib import Path
 
-from tests.support.cluster import Cluster, ClusterError
-from tests.support.sandbox import http_get, serves_app, serves_page
+from harness.cluster import Cluster, ClusterError
+from harness.sandbox import http_get, serves_app, serves_page
 
 ENV = "demo"
 # The same LBs in an environment that takes signed requests only.

@@ -1,10 +1,10 @@
 """Sphinx configuration: MyST pages, furo theme, autodoc of every Salt module of the project.
 
-The modules live in Salt's file_roots layout (``_modules/``, ``_states/``, ``_runners/``,
-``_utils/``, ``_output/``) and three of them share the name ``haproxy_maint``, so each file is
+The loader modules live in Salt's file_roots layout (``_modules/``, ``_states/``,
+``_runners/``, ``_output/``) and three of them share the name ``haproxy_maint``, so each file is
 loaded under its own module name here. They touch the loader dunders (``__salt__``,
-``__opts__``, ``__utils__``, ...) only when called, so importing them needs nothing but Salt
-(and ``cryptography``, which Salt depends on).
+``__opts__``, ...) only when called, so importing them needs nothing but Salt and the shared
+package ``saltext_haproxy_maint`` (in ``_utils/``, put on the path here as Salt's loader does).
 """
 
 import importlib.util
@@ -24,12 +24,9 @@ MODULE_FILES = {
     "haproxy_maint_supervisord": "_states/haproxy_maint_supervisord.py",
     "haproxy_maint_runner": "_runners/haproxy_maint.py",
     "haproxy_maint_output": "_output/haproxy_maint.py",
-    "haproxy_maint_contract": "_utils/haproxy_maint_contract.py",
-    "haproxy_runtime_proto": "_utils/haproxy_runtime_proto.py",
-    "haproxy_maint_files": "_utils/haproxy_maint_files.py",
-    "haproxy_maint_signing": "_utils/haproxy_maint_signing.py",
-    "haproxy_maint_events": "_utils/haproxy_maint_events.py",
+    "haproxy_runtime_maps": "_modules/haproxy_runtime_maps.py",
 }
+sys.path.insert(0, str(ROOT / "_utils"))
 
 
 def _load(name, relative_path):

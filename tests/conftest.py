@@ -5,7 +5,7 @@ import pytest
 import salt._logging
 from saltfactories.plugins.event_listener import EventListener
 
-from tests.support.haproxy import HAProxy
+from harness.haproxy import HAProxy
 
 LOOPBACK = "127.0.0.1"
 

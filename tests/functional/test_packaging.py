@@ -1,7 +1,7 @@
-"""The pip route stands alone: the wheel, built from the sdist, carries every loader directory,
-the state tree, the reactor SLS, the examples and the licences; installed with nothing else,
-it gives a masterless minion the modules, the formula and (through the modules' import
-fallback, since Salt loads no utils from entry points) the utils."""
+"""The pip route stands alone: the wheel, built from the sdist, carries the shared package,
+every loader directory, the state tree, the reactor SLS, the examples and the licences;
+installed with nothing else and no utils_dirs, it gives a masterless minion the modules (which
+import the shared package as installed) and the formula, and a master the runner."""
 
 import json
 import os
@@ -17,14 +17,16 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.version import Version
 
+from harness import REPO
 from saltext_haproxy_maint import LOADER_KINDS, OPERATOR_DIRS
 from tests.support.converge import SALT_CALL, SALT_TIMEOUT, parse_local
-from tests.support.load import REPO
 
 PIP = (sys.executable, "-m", "pip")
 PACKAGE = "saltext_haproxy_maint"
 # Repository directory -> where its files land in the wheel (pyproject's package-dir).
 LOADER_SOURCES = {kind: f"_{kind}" for kind in LOADER_KINDS}
+# The shared package itself: its modules land at the package's root.
+SHARED_SOURCE = "_utils/saltext_haproxy_maint"
 DATA_SOURCES = {
     "salt/haproxy_maint": "formula/haproxy_maint",
     "reactor": "reactor",
@@ -39,7 +41,10 @@ REQUIRED_FILES = {
     "modules/haproxy_runtime.py",
     "states/haproxy_server.py",
     "runners/haproxy_maint.py",
-    "utils/haproxy_maint_contract.py",
+    "lbconfig.py",
+    "request.py",
+    "runtime.py",
+    "handling.py",
     "output/haproxy_maint.py",
     "formula/haproxy_maint/defaults.yaml",
     "formula/haproxy_maint/map.jinja",
@@ -88,7 +93,7 @@ def reset_loaders_state():
 def expected_files():
     """Every file the wheel must carry under the package, from the repository's own dirs."""
     sources = {**LOADER_SOURCES, **{dest: src for src, dest in DATA_SOURCES.items()}}
-    expected = set()
+    expected = {path.name for path in (REPO / SHARED_SOURCE).glob("*.py")}
     for dest, src in sources.items():
         source = REPO / src
         if source.is_file():
@@ -253,8 +258,9 @@ def test_example_master_config_pointed_at_the_printed_reactor_dir_names_existing
 
 
 def test_paths_without_an_installation_says_so():
+    env = {**os.environ, "PYTHONPATH": str(REPO / "_utils")}  # the checkout's own copy
     proc = subprocess.run(
-        [sys.executable, "-m", PACKAGE, "paths"], cwd=REPO, capture_output=True, text=True
+        [sys.executable, "-m", PACKAGE, "paths"], cwd=REPO, env=env, capture_output=True, text=True
     )
     assert proc.returncode == 1
     assert "pip install" in proc.stderr
@@ -266,15 +272,13 @@ import inspect, sys
 import salt.config, salt.loader
 opts = salt.config.master_config(None)
 opts.update(cachedir=sys.argv[1], extension_modules=sys.argv[1] + "/extmods")
-opts["utils_dirs"] = [sys.argv[2]]  # the master config's utils_dirs: `paths utils`
 runners = salt.loader.runner(opts, utils=salt.loader.utils(opts))
 print(inspect.getfile(runners["haproxy_maint.status"].func))
 """
 
 
 def test_master_loads_the_runner_from_the_package(installed, tmp_path):
-    utils = paths(installed, "utils").strip()
-    proc = in_target(installed, sys.executable, "-c", MASTER_RUNNER_FILE, str(tmp_path), utils)
+    proc = in_target(installed, sys.executable, "-c", MASTER_RUNNER_FILE, str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert Path(proc.stdout.strip()) == installed / PACKAGE / "runners/haproxy_maint.py"
 
@@ -282,8 +286,8 @@ def test_master_loads_the_runner_from_the_package(installed, tmp_path):
 @pytest.fixture
 def masterless(installed, tmp_path):
     """A masterless minion config that knows nothing of this repository: file_roots is the
-    formula root that ``paths`` prints, utils_dirs the shared code it prints (Salt loads no
-    extension utils), no module_dirs/states_dirs, caches and pillar under ``tmp_path``."""
+    formula root that ``paths`` prints, no module_dirs/states_dirs/utils_dirs, caches and
+    pillar under ``tmp_path``."""
     pillar_root = tmp_path / "pillar"
     pillar_root.mkdir()
     (pillar_root / "top.sls").write_text("base:\n  '*':\n    - lb\n")
@@ -298,7 +302,6 @@ def masterless(installed, tmp_path):
         "sock_dir": str(cache / "sock"),
         "log_file": str(tmp_path / "minion.log"),
         "file_roots": {"base": [paths(installed, "formula").strip()]},
-        "utils_dirs": [paths(installed, "utils").strip()],
         "pillar_roots": {"base": [str(pillar_root)]},
         # As tests/support/converge.py: no systemd here.
         "disable_modules": ["systemd_service"],
@@ -316,17 +319,17 @@ def salt_call(target, config_dir, *args):
     return proc.returncode, proc.stdout, proc.stderr
 
 
-def test_masterless_minion_runs_the_modules_and_utils_from_the_wheel(installed, masterless):
+def test_masterless_minion_runs_the_modules_and_shared_code_from_the_wheel(installed, masterless):
     code, out, err = salt_call(
         installed, masterless, "--out=json", "haproxy_maint.maintained_backends"
     )
-    # defaults.yaml from the packaged formula, the pillar, the contract from the package's
-    # utils: only "app" fails over to the sorry server.
+    # defaults.yaml from the packaged formula, the pillar, the LB config rules from the
+    # installed package: only "app" fails over to the sorry server.
     assert (code, parse_local(out, err)) == (0, ["app"])
 
 
 def test_masterless_minion_renders_the_packaged_formula(installed, masterless):
-    """map.jinja validates the pillar with haproxy_pillar.lb_config (the packaged utils)
+    """map.jinja validates the pillar with haproxy_pillar.lb_config (the installed package)
     before any state renders."""
     code, out, err = salt_call(
         installed, masterless, "--out=json", "state.show_sls", "haproxy_maint"
@@ -337,15 +340,14 @@ def test_masterless_minion_renders_the_packaged_formula(installed, masterless):
     assert {"haproxy-config", "maintenance-page", "haproxy-maint-converged"} <= set(result)
 
 
-def test_without_utils_dirs_the_modules_say_what_is_missing(installed, masterless):
-    """The control: without the utils_dirs line the modules do not load and say why, so the
-    passing runs above took the shared code from the package's directory."""
-    config = json.loads((masterless / "minion").read_text())
-    del config["utils_dirs"]
-    (masterless / "minion").write_text(json.dumps(config))
-    code, out, err = salt_call(installed, masterless, "haproxy_maint.maintained_backends")
-    assert code != 0
-    assert "needs this project's _utils/" in out + err
+def test_the_modules_import_the_shared_code_from_the_installed_package(installed):
+    """The control: with only the installed wheel on the path, the shared package a module
+    imports is the wheel's copy (so the runs above did not find a checkout's)."""
+    code = f"import {PACKAGE}.lbconfig as m; print(m.__file__)"
+    proc = in_target(installed, sys.executable, "-c", code)
+    assert proc.returncode == 0, proc.stderr
+    assert Path(proc.stdout.strip()) == installed / PACKAGE / "lbconfig.py"
+    assert not (installed / PACKAGE / "utils").exists()
 
 
 def test_outputter_loads_from_the_entry_point(installed, masterless):

@@ -7,8 +7,8 @@ import logging
 import pytest
 import yaml
 
-from tests.support.haproxy import wait_for
-from tests.support.sandbox import REPO, AppServer, SandboxLB, serves_app, serves_page
+from harness.haproxy import wait_for
+from harness.sandbox import REPO, AppServer, SandboxLB, serves_app, serves_page
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from tests.support.haproxy import runtime_command, wait_for
-from tests.support.sandbox import http_get, serves_app, serves_page
+from harness.haproxy import runtime_command, wait_for
+from harness.sandbox import http_get, serves_app, serves_page
 
 ANSWER_TIMEOUT = 60
 ANSWER = "maint/re*"  # maint/result or maint/rejected

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
+from harness.haproxy import wait_for
+from harness.sandbox import serves_app, serves_page
 from tests.integration.test_maintenance import admin_states
-from tests.support.haproxy import wait_for
-from tests.support.sandbox import serves_app, serves_page
 
 WINDOW_TIMEOUT = 60
 

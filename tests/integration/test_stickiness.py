@@ -6,9 +6,9 @@ import subprocess
 import threading
 import time
 
+from harness.haproxy import runtime_command, wait_for
+from harness.sandbox import http_get, is_page, serves_app, serves_page
 from tests.integration.test_maintenance import ANSWER, admin_states, send
-from tests.support.haproxy import runtime_command, wait_for
-from tests.support.sandbox import http_get, is_page, serves_app, serves_page
 
 LOAD_INTERVAL = 0.02
 SWITCH_TIMEOUT = 15

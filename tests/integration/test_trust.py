@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.haproxy import wait_for
+from harness.sandbox import serves_app, serves_page
+from saltext_haproxy_maint import signing
 from tests.integration.test_maintenance import ANSWER, admin_states, send
-from tests.support.haproxy import wait_for
-from tests.support.load import load_utils
-from tests.support.sandbox import serves_app, serves_page
 
 SECURE = "secure"
 
@@ -48,8 +48,8 @@ def request(minion, *args, timeout=90):
 
 
 def sign_as(sender, key_path, fields, tag="maint/start", now=None):
-    sign = load_utils()["haproxy_maint_signing.sign"]
-    return {**fields, "signature": sign(tag, sender, fields, str(key_path), now=now)}
+    envelope = signing.sign(tag, sender, fields, str(key_path), now=now)
+    return {**fields, "signature": envelope}
 
 
 def minion_key(factory):

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.haproxy import runtime_command, wait_for
-from tests.support.sandbox import (
+from harness.haproxy import runtime_command, wait_for
+from harness.sandbox import (
     BYPASS_SECRET,
     PAGE_MARK,
     http_request,

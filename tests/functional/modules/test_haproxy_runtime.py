@@ -6,7 +6,7 @@ import pytest
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 from saltfactories.utils.functional import Loaders
 
-from tests.support.haproxy import free_port, wait_for
+from harness.haproxy import free_port, wait_for
 
 BACKENDS = {
     "app": {"app1": "127.0.0.1:1", "app2": "127.0.0.1:2"},

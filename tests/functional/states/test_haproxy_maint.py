@@ -6,7 +6,7 @@ import json
 import pytest
 from saltfactories.utils.functional import Loaders
 
-from tests.support.haproxy import free_port
+from harness.haproxy import free_port
 
 BACKENDS = {"app": {"app1": "127.0.0.1:1", "app2": "127.0.0.1:2"}}
 

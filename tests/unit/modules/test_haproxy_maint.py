@@ -8,9 +8,10 @@ import pytest
 import yaml
 from salt.exceptions import SaltInvocationError
 
-from tests.support.load import REPO, load_module, load_utils
+from _modules import haproxy_maint as maint
+from harness import REPO
+from saltext_haproxy_maint import lbconfig, names
 
-maint = load_module("_modules/haproxy_maint.py", "haproxy_maint_module")
 SECRET = "unit-test-bypass-secret-value"
 
 
@@ -100,7 +101,7 @@ def loader(monkeypatch, tmp_path, runtime, pillar):
     defaults = (REPO / "salt/haproxy_maint/defaults.yaml").read_text()
     salt = {
         "config.get": lambda key, default=None: pillar if key == "haproxy_maint" else default,
-        "cp.get_file_str": lambda url: defaults if url == maint.DEFAULTS_URL else None,
+        "cp.get_file_str": lambda url: defaults if url == names.DEFAULTS_URL else None,
         "cp.is_cached": lambda url: "",
         "haproxy_runtime.server_status": runtime.server_status,
         "haproxy_runtime.set_states": runtime.set_states,
@@ -116,7 +117,6 @@ def loader(monkeypatch, tmp_path, runtime, pillar):
         pillar["visitor"]["bypass_file"]: [],
     }
     monkeypatch.setattr(maint, "__salt__", salt, raising=False)
-    monkeypatch.setattr(maint, "__utils__", load_utils(), raising=False)
     monkeypatch.setattr(maint, "__context__", {}, raising=False)
     monkeypatch.setattr(maint, "_sorry_answers", lambda cfg: True)
     return tmp_path
@@ -133,7 +133,7 @@ def test_config_is_the_state_tree_defaults_with_pillar_over_them(pillar):
 def test_config_masks_the_tls_key(pillar):
     pillar["tls"] = {"pem": "-----BEGIN PRIVATE KEY-----\nkey-material\n"}
     assert "key-material" not in json.dumps(maint.config())
-    assert maint.config()["tls"]["pem"] == maint.MASKED_VALUE
+    assert maint.config()["tls"]["pem"] == lbconfig.MASKED_VALUE
 
 
 def test_backend_defaults_without_sorry_server_are_not_maintained(pillar):
@@ -343,7 +343,7 @@ def test_config_reads_the_cached_defaults_and_falls_back_to_the_fileserver(loade
     real_fetch = salt["cp.get_file_str"]
     salt["cp.get_file_str"] = lambda url: fetched.append(url) or real_fetch(url)
     assert maint.config()["visitor"]["retry_after"] == 300
-    assert fetched == [maint.DEFAULTS_URL]
+    assert fetched == [names.DEFAULTS_URL]
     # A current cached copy: no round trip.
     maint.__context__.clear()
     cached.write_text((REPO / "salt/haproxy_maint/defaults.yaml").read_text())

@@ -3,9 +3,9 @@
 import json
 import re
 
-from tests.support.load import REPO, load_module
+from _output import haproxy_maint as outputter
+from harness import REPO
 
-outputter = load_module("_output/haproxy_maint.py", "haproxy_maint_outputter")
 REPORT = json.loads((REPO / "docs/examples/status-report.json").read_text())
 
 

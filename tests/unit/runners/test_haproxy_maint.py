@@ -3,14 +3,21 @@ the operator's exit code says. The LBs are a fake that records what it was asked
 
 import datetime
 import os
+from pathlib import Path
 
 import pytest
+import salt.cache
+import salt.utils.minions
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.support.load import REPO, load_module, load_utils
+from _runners import haproxy_maint as runner
+from saltext_haproxy_maint import desired, fanout, names, register, signing, timefmt
+from saltext_haproxy_maint.desired import Request
+from saltext_haproxy_maint.lb_pillar import LBPillar
+from saltext_haproxy_maint.sender import NONCE_FILE
 
-runner = load_module("_runners/haproxy_maint.py", "haproxy_maint_runner")
+REPO = Path(__file__).resolve().parents[3]
 
 ENVIRONMENTS = {
     "prod": {"allow": ["ops-*", "ci"]},
@@ -54,7 +61,7 @@ class FakeCache:
 
     def desired(self, env):
         """The newest record of ``env``, as the runner reads it."""
-        records = self.banks.get(f"{runner.DESIRED_BANK}/{env}", {}).values()
+        records = self.banks.get(f"{register.DESIRED_BANK}/{env}", {}).values()
         return max(records, key=lambda record: record["stamp"]) if records else None
 
 
@@ -78,7 +85,7 @@ class FakeLBs:
         self.answer = {"state": "changed", "changed": {"app": ["a1"]}}
         self.silent = set()
 
-    def __call__(self, lbs, fun, kwargs, timeout):
+    def __call__(self, opts, lbs, fun, kwargs, *, timeout, gather_job_timeout):
         self.calls.append((tuple(lbs), fun, kwargs))
         return {
             lb: {"outcome": "did not answer"}
@@ -101,8 +108,8 @@ def lbs():
 @pytest.fixture
 def fired(monkeypatch):
     events = []
-    monkeypatch.setattr(runner, "_fire", lambda tag, data: events.append((tag, data)))
-    monkeypatch.setattr(runner, "_answer", lambda *args: events.append(("answer", args)))
+    monkeypatch.setattr(fanout, "fire", lambda opts, tag, data: events.append((tag, data)))
+    monkeypatch.setattr(fanout, "answer", lambda opts, *args: events.append(("answer", args)))
     return events
 
 
@@ -119,11 +126,10 @@ def master(monkeypatch, tmp_path, cache, lbs, fired):
     defaults = yaml.safe_load((REPO / "salt/haproxy_maint/defaults.yaml").read_text())
     monkeypatch.setattr(runner, "__opts__", opts, raising=False)
     monkeypatch.setattr(runner, "__context__", {}, raising=False)
-    monkeypatch.setattr(runner, "__utils__", load_utils(), raising=False)
-    monkeypatch.setattr(runner, "_lb_defaults", lambda: defaults["haproxy_maint"])
-    monkeypatch.setattr(runner.salt.cache, "factory", lambda opts: cache)
-    monkeypatch.setattr(runner.salt.utils.minions, "CkMinions", FakeCkMinions)
-    monkeypatch.setattr(runner, "_call_lbs", lbs)
+    monkeypatch.setattr(LBPillar, "defaults", lambda self: defaults["haproxy_maint"])
+    monkeypatch.setattr(salt.cache, "factory", lambda opts: cache)
+    monkeypatch.setattr(salt.utils.minions, "CkMinions", FakeCkMinions)
+    monkeypatch.setattr(fanout, "call_lbs", lbs)
     return opts
 
 
@@ -177,9 +183,11 @@ def test_valid_plain_start_in_a_minion_id_env(lbs, cache, fired):
 )
 def test_rejected_changes_nothing(tag, fields, sender, why, lbs, cache, fired):
     result = runner.handle_event(tag, event(fields, sender))
-    assert result["state"] == "rejected" and result["retcode"] == runner.RETCODE_REJECTED
+    assert result["state"] == "rejected" and result["retcode"] == names.RETCODE_REJECTED
     assert why in result["why"]
-    assert lbs.calls == [] and not any(bank.startswith(runner.DESIRED_BANK) for bank in cache.banks)
+    assert lbs.calls == [] and not any(
+        bank.startswith(register.DESIRED_BANK) for bank in cache.banks
+    )
     assert fired[-1][0] == "maint/rejected"
 
 
@@ -193,7 +201,7 @@ def test_incomplete_run_exits_1(lbs):
     lbs.silent = {"lb2"}
     result = runner.start("dev")
     assert result["state"] == "incomplete" and result["failed"] == ["lb2"]
-    assert result["retcode"] == runner.RETCODE_INCOMPLETE
+    assert result["retcode"] == names.RETCODE_INCOMPLETE
 
 
 def test_operator_unknown_env_exits_2_with_data():
@@ -205,7 +213,7 @@ def test_operator_dry_run_records_nothing(lbs, cache):
     result = runner.start("prod", test=True)
     assert result["state"] == "planned" and result["test"] is True
     assert lbs.calls[0][2]["test"] is True
-    assert not any(bank.startswith(runner.DESIRED_BANK) for bank in cache.banks)
+    assert not any(bank.startswith(register.DESIRED_BANK) for bank in cache.banks)
 
 
 def test_desired_refuses_a_path_like_env():
@@ -228,7 +236,7 @@ def test_catch_up_of_a_non_lb_reads_only_its_own_pillar(cache):
 
 def test_catch_up_of_an_lb_applies_the_desired_state(lbs, cache):
     cache.store(
-        f"{runner.DESIRED_BANK}/prod",
+        f"{register.DESIRED_BANK}/prod",
         "master-b",
         {"active": True, "backends": None, "reason": "r", "stamp": "1"},
     )
@@ -248,18 +256,21 @@ def test_an_older_request_does_not_overwrite_a_newer_one(lbs, cache):
 
 def test_next_desired_stop_of_some_backends_keeps_the_rest():
     current = {"active": True, "backends": None, "reason": "r", "eta": "e"}
-    wanted = runner._next_desired(current, "stop", {"backends": ["api"]}, "ops", "s", ["lb1"])
+    every = lambda: {"app", "api"}  # noqa: E731
+    stop = Request("stop", "dev", {"backends": ["api"]}, "ops", "s")
+    wanted = desired.next_desired(current, stop, all_backends=every)
     assert wanted["active"] is True and wanted["backends"] == ["app"]
     assert wanted["reason"] == "r"
-    wanted = runner._next_desired(current, "stop", {"backends": None}, "ops", "s", ["lb1"])
+    stop = Request("stop", "dev", {"backends": None}, "ops", "s")
+    wanted = desired.next_desired(current, stop, all_backends=every)
     assert wanted["active"] is False
 
 
 def test_stamps_order_as_strings():
-    early = runner._stamp(datetime.datetime(2026, 1, 1, 0, 0, 0))
-    late = runner._stamp(datetime.datetime(2026, 1, 1, 0, 0, 0, 1))
+    early = timefmt.stamp(datetime.datetime(2026, 1, 1, 0, 0, 0))
+    late = timefmt.stamp(datetime.datetime(2026, 1, 1, 0, 0, 0, 1))
     assert early < late and len(early) == len(late)
-    assert runner._event_stamp({"_stamp": "2026-01-01T00:00:00+00:00"}) == early
+    assert timefmt.event_stamp({"_stamp": "2026-01-01T00:00:00+00:00"}) == early
 
 
 # --- scheduled windows -------------------------------------------------------------------
@@ -267,7 +278,7 @@ def test_stamps_order_as_strings():
 
 def test_a_window_starts_and_ends_by_itself(lbs, cache, monkeypatch):
     now = datetime.datetime(2026, 11, 28, 1, 0, tzinfo=datetime.timezone.utc)
-    monkeypatch.setattr(runner, "_now", lambda: now)
+    monkeypatch.setattr(timefmt, "now", lambda: now)
     result = runner.start("dev", at="2026-11-28T02:00:00Z", duration="2h", reason="Saturday")
     assert result["state"] == "scheduled" and lbs.calls == []
     assert result["window"] == {
@@ -287,7 +298,7 @@ def test_a_window_starts_and_ends_by_itself(lbs, cache, monkeypatch):
 
 def test_a_pending_window_is_cancelled(lbs, monkeypatch):
     now = datetime.datetime(2026, 11, 28, 1, 0, tzinfo=datetime.timezone.utc)
-    monkeypatch.setattr(runner, "_now", lambda: now)
+    monkeypatch.setattr(timefmt, "now", lambda: now)
     runner.start("dev", at="2026-11-28T02:00:00Z")
     assert runner.cancel("dev")["state"] == "cancelled"
     assert runner.cancel("dev")["retcode"] == 2
@@ -323,8 +334,8 @@ def ops_key(master, tmp_path):
 
 
 def signed(fields, key, sender="ops-1", tag="maint/start", now=None):
-    sign = load_utils()["haproxy_maint_signing.sign"]
-    return {**fields, "signature": sign(tag, sender, fields, str(key), now=now)}
+    envelope = signing.sign(tag, sender, fields, str(key), now=now)
+    return {**fields, "signature": envelope}
 
 
 def test_a_signed_request_is_accepted_and_answered(ops_key, lbs, fired):
@@ -344,7 +355,7 @@ def test_a_replayed_signed_request_is_refused(ops_key, lbs):
 def test_the_nonce_store_survives_a_restart(ops_key, lbs, master):
     fields = signed({"env": "prod"}, ops_key)
     runner.handle_event("maint/start", event(fields))
-    assert os.path.exists(os.path.join(master["cachedir"], "haproxy_maint", runner.NONCE_FILE))
+    assert os.path.exists(os.path.join(master["cachedir"], "haproxy_maint", NONCE_FILE))
     runner.__context__.clear()  # a new master process knows only what is on disk
     assert "replay" in runner.handle_event("maint/start", event(fields))["why"]
 
@@ -395,7 +406,7 @@ def test_a_signed_sender_outside_the_allow_list_is_refused(master, tmp_path, lbs
 
 def test_a_pending_window_outlives_a_start_and_a_stop_now(lbs, cache, monkeypatch):
     now = datetime.datetime(2026, 11, 28, 1, 0, tzinfo=datetime.timezone.utc)
-    monkeypatch.setattr(runner, "_now", lambda: now)
+    monkeypatch.setattr(timefmt, "now", lambda: now)
     runner.start("dev", at="2026-11-28T02:00:00Z", duration="1h")
     runner.start("dev", reason="now")
     runner.stop("dev")
@@ -419,7 +430,7 @@ def test_a_proven_sender_is_answered_when_refused(master, tmp_path, lbs, fired):
 
 
 def test_the_newest_record_of_any_master_wins_and_none_is_overwritten(lbs, cache):
-    bank = f"{runner.DESIRED_BANK}/dev"
+    bank = f"{register.DESIRED_BANK}/dev"
     cache.store(
         bank, "master-b", {"active": True, "backends": None, "stamp": "2026-11-26T10:00:05"}
     )

@@ -4,17 +4,14 @@ import importlib.util
 
 import pytest
 
-from tests.support.load import load_module
+from _states import haproxy_maint_npm, haproxy_maint_supervisord
 
-SHIMS = {
-    "npm": "_states/haproxy_maint_npm.py",
-    "supervisord": "_states/haproxy_maint_supervisord.py",
-}
+SHIMS = {"npm": haproxy_maint_npm, "supervisord": haproxy_maint_supervisord}
 
 
 @pytest.mark.parametrize("name", sorted(SHIMS))
 def test_fallback_stays_unloaded_where_salt_ships_the_state(name, monkeypatch):
-    shim = load_module(SHIMS[name], f"shim_{name}")
+    shim = SHIMS[name]
     real_find_spec = importlib.util.find_spec
 
     def salt_has_it(module, *args):
@@ -31,7 +28,7 @@ def test_fallback_stays_unloaded_where_salt_ships_the_state(name, monkeypatch):
 
 @pytest.mark.parametrize("name", sorted(SHIMS))
 def test_fallback_loads_under_the_core_name_where_salt_has_none(name, monkeypatch):
-    shim = load_module(SHIMS[name], f"shim_{name}")
+    shim = SHIMS[name]
     monkeypatch.setattr(shim.importlib.util, "find_spec", lambda module, *args: None)
     monkeypatch.setattr(
         shim, "__salt__", {f"{name}.list": None, f"{name}.status": None}, raising=False

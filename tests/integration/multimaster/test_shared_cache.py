@@ -9,9 +9,9 @@ import threading
 import pytest
 import salt.cache
 
-from tests.integration.test_maintenance import admin_states
-from tests.integration.test_stickiness import in_maintenance
-from tests.multimaster.conftest import (
+from harness.haproxy import wait_for
+from harness.sandbox import serves_app
+from tests.integration.multimaster.conftest import (
     CATCH_UP_TIMEOUT,
     ENV,
     LB_GLOB,
@@ -19,8 +19,8 @@ from tests.multimaster.conftest import (
     START_TIMEOUT,
     start_on_both,
 )
-from tests.support.haproxy import wait_for
-from tests.support.sandbox import serves_app
+from tests.integration.test_maintenance import admin_states
+from tests.integration.test_stickiness import in_maintenance
 
 RUN_TIMEOUT = 120
 SWITCH_TIMEOUT = 15

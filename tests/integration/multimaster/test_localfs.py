@@ -12,7 +12,7 @@ import sys
 import salt.payload
 import yaml
 
-from tests.support.sandbox import REPO
+from harness.sandbox import REPO
 
 ENV = "test"
 MASTER_ID = "solo"

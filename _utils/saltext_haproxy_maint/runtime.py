@@ -2,22 +2,28 @@
 HAProxy's runtime API protocol: names, the wire, the answers.
 
 Used by the ``haproxy_runtime`` execution module (the only code that opens a runtime socket
-on an LB). Loaded as ``__utils__["haproxy_runtime_proto.<function>"]``. Names are checked
-before they reach a command by the contract's name rule (``haproxy_maint_contract.check_name``).
+on an LB). Names are checked before they reach a command by the one name rule
+(:py:func:`saltext_haproxy_maint.names.check_name`); :py:func:`set_state_commands` builds a
+checked batch of ``set server`` commands.
 
 - :py:func:`exchange` sends many commands over one connection in prompt mode and maps every
   answer back to its command.
 - The parsers turn ``show info``, ``show stat`` and ``show servers state`` into typed dicts.
-- Errors are typed (see :py:func:`errors`): the socket is unreachable, access to it is
-  denied, HAProxy refused a command, or its answer was not what the protocol says.
+- Errors are typed, all ``CommandExecutionError`` subclasses: the socket is unreachable
+  (:py:class:`RuntimeUnreachable`), access to it is denied (:py:class:`RuntimeAccessDenied`),
+  HAProxy refused a command (:py:class:`RuntimeRefused`), or its answer was not what the
+  protocol says (:py:class:`RuntimeProtocolError`).
 """
 
 import csv
+import re
 import selectors
 import socket as socketlib
-import types
+import time
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+from saltext_haproxy_maint import names
 
 # In interactive ("prompt") mode HAProxy ends every answer with a newline and a "> " prompt,
 # which is what lets one connection carry many commands and still tell the answers apart.
@@ -73,25 +79,49 @@ class RuntimeProtocolError(RuntimeAPIError):
     """An answer is not what the protocol says (cut short, unknown format)."""
 
 
-_ERRORS = types.SimpleNamespace(
-    RuntimeAPIError=RuntimeAPIError,
-    RuntimeUnreachable=RuntimeUnreachable,
-    RuntimeAccessDenied=RuntimeAccessDenied,
-    RuntimeRefused=RuntimeRefused,
-    RuntimeProtocolError=RuntimeProtocolError,
-)
-
-
-def errors():
-    """
-    The exception classes, for callers that catch one kind:
-    ``except __utils__["haproxy_runtime_proto.errors"]().RuntimeUnreachable:``. All are
-    ``CommandExecutionError`` subclasses.
-    """
-    return _ERRORS
-
-
 # --- names and commands -----------------------------------------------------------------
+
+# A batch of `set server <backend>/<server> state <state>` lines, checked in one match.
+_SET_STATE = (
+    rf"set server {names.NAME_PATTERN.pattern}/{names.NAME_PATTERN.pattern} "
+    rf"state (?:{'|'.join(names.SERVER_STATES)})"
+)
+SET_STATE_BATCH = re.compile(rf"{_SET_STATE}(?:\n{_SET_STATE})*")
+
+
+def set_state_commands(changes):
+    """
+    Check a batch of ``{"backend", "server", "state"}`` changes and return the runtime
+    commands and their labels (``backend/server``). One match checks the whole batch (and that
+    no name carried a newline of its own); only a bad batch is checked change by change, so the
+    message names what is wrong.
+
+    changes
+        The list of changes.
+    """
+    if not isinstance(changes, (list, tuple)):
+        raise SaltInvocationError("changes must be a list of {backend, server, state}")
+    try:
+        # str.join takes text only: a field that is missing or not text falls to the checks.
+        labels = ["/".join((change["backend"], change["server"])) for change in changes]
+        commands = [
+            "".join(("set server ", label, " state ", change["state"]))
+            for label, change in zip(labels, changes)
+        ]
+        text = "\n".join(commands)
+        batch_ok = text.count("\n") == len(commands) - 1 and SET_STATE_BATCH.fullmatch(text)
+    except (TypeError, KeyError):
+        batch_ok = False
+    if not batch_ok:
+        for change in changes:
+            if not isinstance(change, dict):
+                raise SaltInvocationError(
+                    f"invalid change {change!r}: want {{backend, server, state}}"
+                )
+            names.check_name(change.get("backend"), "backend")
+            names.check_name(change.get("server"), "server")
+            names.check_state(change.get("state"))
+    return (commands, labels) if changes else ([], [])
 
 
 def check_command(command):
@@ -485,3 +515,74 @@ def parse_entries(text, command):
     if any(not line.startswith("0x") for line in lines):
         raise RuntimeRefused(f"HAProxy refused {command!r}: {text.strip()}")
     return [line.split(None, 2)[1:] for line in lines]
+
+
+def wait_for_worker(show_info, *, since, wait, poll_interval):
+    """
+    Wait (bounded) until the runtime socket is served by a worker started at or after
+    ``since``: right after a reload the old worker may still answer, and it does not know a
+    server that was just added or renamed. Return whether one answered within ``wait``.
+
+    show_info
+        A function that returns the parsed ``show info`` (``haproxy_runtime.show_info``).
+
+    since
+        Seconds since 1970 (the config file's change).
+
+    wait, poll_interval
+        Seconds.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            started = show_info().get("Start_time_sec")
+        except RuntimeUnreachable:
+            started = None  # the socket is briefly gone while the new worker binds it
+        if isinstance(started, int) and started >= since:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll_interval)
+
+
+# --- maps and ACLs loaded from files ------------------------------------------------------
+
+PATTERN_FILE_PATTERN = re.compile(r"/[A-Za-z0-9_./-]{1,4095}")
+PATTERN_VALUE_PATTERN = re.compile(r"[A-Za-z0-9_.:/+=@-]{1,255}")
+
+
+def check_pattern_file(path, kind):
+    """
+    Return the file of a map or ACL (as haproxy.cfg names it, which is how the runtime API
+    names it too) or raise ``SaltInvocationError``.
+
+    path
+        An absolute path of letters, digits, ``_``, ``.``, ``/`` or ``-``.
+
+    kind
+        ``map`` or ``ACL``, for the message.
+    """
+    if not isinstance(path, str) or not PATTERN_FILE_PATTERN.fullmatch(path):
+        raise SaltInvocationError(
+            f"invalid {kind} file {path!r}: use an absolute path of letters, digits, '_', '.', "
+            "'/' or '-'"
+        )
+    return path
+
+
+def check_pattern_value(value, what):
+    """
+    Return a map key or value, or an ACL pattern, as text, or raise ``SaltInvocationError``.
+
+    value
+        1 to 255 letters, digits or ``_.:/+=@-`` (a whole number is taken as its digits).
+
+    what
+        What it is, for the message.
+    """
+    value = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(value, str) or not PATTERN_VALUE_PATTERN.fullmatch(value):
+        raise SaltInvocationError(
+            f"invalid {what} {value!r}: use 1 to 255 letters, digits or '_.:/+=@-'"
+        )
+    return value

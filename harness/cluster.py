@@ -32,8 +32,8 @@ from pathlib import Path
 
 import yaml
 
-from tests.support.haproxy import free_port, wait_for
-from tests.support.sandbox import REPO, START_TIMEOUT, AppServer, SandboxLB
+from harness.haproxy import free_port, wait_for
+from harness.sandbox import REPO, START_TIMEOUT, AppServer, SandboxLB
 
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
@@ -108,7 +108,7 @@ class _QuietAppServer(AppServer):
     log_dir: Path = None
 
     def start(self):
-        script = str(REPO / "tests/support/app_server.py")
+        script = str(REPO / "harness/app_server.py")
         argv = [sys.executable, script, "--name", self.name, "--port", str(self.port)]
         self.daemon = _Daemon(self.name, argv, self.log_dir / f"{self.name}.log")
         self.proc = self.daemon.proc
@@ -116,7 +116,7 @@ class _QuietAppServer(AppServer):
         return self
 
     def _answers(self):
-        from tests.support.sandbox import http_get
+        from harness.sandbox import http_get
 
         if not self.daemon.alive():
             raise ClusterError(f"app server {self.name} exited with {self.proc.returncode}")

@@ -11,8 +11,6 @@ the sender id, every field, a time stamp and a random nonce. The master refuses 
 that does not verify with the *accepted* key of the named sender (a pending, rejected, denied
 or missing key fails), a time stamp outside the window, and a nonce it has seen within the
 window (the master's runner keeps used nonces in a file, so a restart does not forget them).
-
-Loaded as ``__utils__["haproxy_maint_signing.<function>"]``.
 """
 
 import base64

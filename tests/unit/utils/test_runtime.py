@@ -1,14 +1,12 @@
-"""The runtime protocol (_utils/haproxy_runtime_proto.py): parsers, names, sockets, answers."""
+"""The runtime protocol (saltext_haproxy_maint.runtime): parsers, names, sockets, answers."""
 
 import socket as socketlib
 
 import pytest
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from tests.support.load import utils_module
-
-proto = utils_module("haproxy_runtime_proto")
-contract = utils_module("haproxy_maint_contract")
+from saltext_haproxy_maint import names
+from saltext_haproxy_maint import runtime as proto
 
 STAT = (
     "# pxname,svname,qcur,scur,status,weight,bck,type,addr,check_status,\n"
@@ -61,9 +59,9 @@ def test_parse_info():
     assert info == {"Name": "HAProxy", "Version": "2.6.12", "Pid": 42, "Uptime": "0d 0h"}
 
 
-@pytest.mark.parametrize("name", ["app", "app-1", "a_b.c:d", "A" * contract.NAME_MAX_LENGTH])
+@pytest.mark.parametrize("name", ["app", "app-1", "a_b.c:d", "A" * names.NAME_MAX_LENGTH])
 def test_valid_names(name):
-    assert contract.check_name(name) == name
+    assert names.check_name(name) == name
 
 
 @pytest.mark.parametrize(
@@ -72,7 +70,7 @@ def test_valid_names(name):
 )
 def test_invalid_names(name):
     with pytest.raises(SaltInvocationError):
-        contract.check_name(name, "server")
+        names.check_name(name, "server")
 
 
 @pytest.mark.parametrize(
@@ -110,14 +108,13 @@ def test_split_answers_short_reply_raises():
 
 
 def test_errors_are_typed_command_execution_errors():
-    errors = proto.errors()
     for kind in ("RuntimeUnreachable", "RuntimeAccessDenied", "RuntimeRefused"):
-        assert issubclass(getattr(errors, kind), CommandExecutionError)
-    assert not issubclass(errors.RuntimeAccessDenied, errors.RuntimeUnreachable)
+        assert issubclass(getattr(proto, kind), CommandExecutionError)
+    assert not issubclass(proto.RuntimeAccessDenied, proto.RuntimeUnreachable)
 
 
 def test_missing_socket_is_unreachable(tmp_path):
-    with pytest.raises(proto.errors().RuntimeUnreachable):
+    with pytest.raises(proto.RuntimeUnreachable):
         proto.exchange(str(tmp_path / "none.sock"), ["show info"], 1.0)
 
 
@@ -126,10 +123,41 @@ def test_refused_connection_is_unreachable():
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     listener.close()
-    with pytest.raises(proto.errors().RuntimeUnreachable):
+    with pytest.raises(proto.RuntimeUnreachable):
         proto.exchange(f"127.0.0.1:{port}", ["show info"], 1.0)
 
 
 def test_error_answer_is_refused():
-    with pytest.raises(proto.errors().RuntimeRefused):
+    with pytest.raises(proto.RuntimeRefused):
         proto.check_answer("show stat", "Unknown command: 'show stat'")
+
+
+def test_set_state_commands_builds_the_batch():
+    changes = [{"backend": "app", "server": f"app{n}", "state": "maint"} for n in range(3)]
+    commands, labels = proto.set_state_commands(changes)
+    assert commands == [f"set server app/app{n} state maint" for n in range(3)]
+    assert labels == ["app/app0", "app/app1", "app/app2"]
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (
+            {"backend": "app", "server": "a1\nset server app/a2 state ready", "state": "maint"},
+            "server",
+        ),
+        ({"backend": "app", "server": "a1\rx", "state": "maint"}, "server"),
+        ({"backend": "app;x", "server": "a1", "state": "maint"}, "backend"),
+        ({"backend": "app", "server": "a 1", "state": "maint"}, "server"),
+        ({"backend": "app", "server": "a/1", "state": "maint"}, "server"),
+        ({"backend": "app", "server": "a" * 65, "state": "maint"}, "server"),
+        ({"backend": "app", "server": "", "state": "maint"}, "server"),
+        ({"backend": "app", "server": 5, "state": "maint"}, "server"),
+        ({"backend": "app", "server": "a1", "state": "up"}, "state"),
+        ({"backend": "app", "server": "a1", "state": "maint\nshutdown sessions"}, "state"),
+    ],
+)
+def test_set_state_commands_refuses_any_bad_change_in_a_batch(change, why):
+    good = {"backend": "app", "server": "a0", "state": "ready"}
+    with pytest.raises(SaltInvocationError, match=why):
+        proto.set_state_commands([good, change, good])

@@ -4,7 +4,7 @@ clearly what is wrong with a file instead of crashing the caller.
 
 One home for every file rule of the project (``haproxy_maint`` on the LB, the runner on the
 master): the LB's maintenance record, the page's status document, the server state file, the
-master's nonce store. Loaded as ``__utils__["haproxy_maint_files.<function>"]``.
+master's nonce store.
 """
 
 import contextlib

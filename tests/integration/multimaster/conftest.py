@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import pytest
 import redis
 
+from harness.haproxy import free_port, stop_pid, wait_for
+from harness.sandbox import REPO, AppServer, SandboxLB
 from tests.integration.conftest import highstate_lbs, minion_overrides, reactor_config
-from tests.support.haproxy import free_port, stop_pid, wait_for
-from tests.support.sandbox import REPO, AppServer, SandboxLB
 
 REDIS_SERVER = "/usr/bin/redis-server"
 REDIS_START_TIMEOUT = 15

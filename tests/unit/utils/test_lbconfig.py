@@ -1,4 +1,4 @@
-"""One reading of an LB's config (_utils/haproxy_maint_contract.py): good maps pass, every
+"""One reading of an LB's config (saltext_haproxy_maint.lbconfig): good maps pass, every
 bad key is named in the error, backend_defaults reach every backend."""
 
 import copy
@@ -8,9 +8,8 @@ import yaml
 from salt.exceptions import SaltInvocationError
 from salt.utils.dictupdate import merge
 
-from tests.support.load import REPO, utils_module
-
-lbconfig = utils_module("haproxy_maint_contract")
+from harness import REPO
+from saltext_haproxy_maint import lbconfig
 
 DEFAULTS = yaml.safe_load((REPO / "salt/haproxy_maint/defaults.yaml").read_text())["haproxy_maint"]
 ENVIRONMENTS = ("prod", "staging", "dev")
@@ -186,94 +185,3 @@ def test_bad_secret_is_not_in_the_message():
 def test_good_secret_passes():
     config = lbconfig.validate(dev_with(visitor__bypass__secret="A" * 16 + "_-9"))
     assert config["visitor"]["bypass"]["secret"] == "A" * 16 + "_-9"
-
-
-contract = lbconfig  # the request checks live in the same module as the LB config
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (None, []),
-        ([], []),
-        (["127.0.0.2"], ["127.0.0.2/32"]),
-        (
-            ["192.0.2.0/28", "10.0.0.0/8", "2001:db8::/48", "10.0.0.0/8"],
-            ["10.0.0.0/8", "192.0.2.0/28", "2001:db8::/48"],
-        ),
-    ],
-)
-def test_check_bypass_gives_canonical_cidrs(value, expected):
-    assert contract.check_bypass(value) == expected
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        "10.0.0.0/8",
-        ["0.0.0.0/0"],
-        ["::/0"],
-        ["128.0.0.0/1"],
-        ["::ffff:0:0/96"],
-        ["10.0.0.1/8"],
-        ["x;y"],
-        ["a" * 60],
-        [None],
-        ["10.0.0.0/8"] * 65,
-    ],
-)
-def test_check_bypass_refuses(value):
-    with pytest.raises(SaltInvocationError):
-        contract.check_bypass(value)
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (None, ""),
-        ("", ""),
-        ("2026-11-26T22:00:00Z", "2026-11-26T22:00:00Z"),
-        ("2026-11-26T23:30:00+01:00", "2026-11-26T22:30:00Z"),
-    ],
-)
-def test_check_eta_at_gives_utc_iso(value, expected):
-    assert contract.check_eta_at(value) == expected
-
-
-@pytest.mark.parametrize(
-    "value", ["2026-11-26 22:00", "2026-11-26", "soon", 5, "2026-13-01T00:00Z"]
-)
-def test_check_eta_at_refuses(value):
-    with pytest.raises(SaltInvocationError):
-        contract.check_eta_at(value)
-
-
-def test_set_state_commands_builds_the_batch():
-    changes = [{"backend": "app", "server": f"app{n}", "state": "maint"} for n in range(3)]
-    commands, labels = contract.set_state_commands(changes)
-    assert commands == [f"set server app/app{n} state maint" for n in range(3)]
-    assert labels == ["app/app0", "app/app1", "app/app2"]
-
-
-@pytest.mark.parametrize(
-    ("change", "why"),
-    [
-        (
-            {"backend": "app", "server": "a1\nset server app/a2 state ready", "state": "maint"},
-            "server",
-        ),
-        ({"backend": "app", "server": "a1\rx", "state": "maint"}, "server"),
-        ({"backend": "app;x", "server": "a1", "state": "maint"}, "backend"),
-        ({"backend": "app", "server": "a 1", "state": "maint"}, "server"),
-        ({"backend": "app", "server": "a/1", "state": "maint"}, "server"),
-        ({"backend": "app", "server": "a" * 65, "state": "maint"}, "server"),
-        ({"backend": "app", "server": "", "state": "maint"}, "server"),
-        ({"backend": "app", "server": 5, "state": "maint"}, "server"),
-        ({"backend": "app", "server": "a1", "state": "up"}, "state"),
-        ({"backend": "app", "server": "a1", "state": "maint\nshutdown sessions"}, "state"),
-    ],
-)
-def test_set_state_commands_refuses_any_bad_change_in_a_batch(change, why):
-    good = {"backend": "app", "server": "a0", "state": "ready"}
-    with pytest.raises(SaltInvocationError, match=why):
-        contract.set_state_commands([good, change, good])

@@ -1,8 +1,6 @@
 """
 Listening on a minion's own event bus, for the operator's ``haproxy_maint.request``: the
 master sends its answer to the asking minion as an event there.
-
-Loaded as ``__utils__["haproxy_maint_events.<function>"]``.
 """
 
 import contextlib

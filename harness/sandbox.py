@@ -16,9 +16,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.haproxy import free_port, stop_pid, wait_for
+from harness import REPO
+from harness.haproxy import free_port, stop_pid, wait_for
 
-REPO = Path(__file__).resolve().parents[2]
 SUPERVISORD = "/usr/bin/supervisord"
 ENV = "test"
 HTTP_TIMEOUT = 2.0
@@ -54,7 +54,7 @@ files = {dir}/conf.d/*.conf
 
 @dataclass
 class AppServer:
-    """One app server process (tests/support/app_server.py) on a loopback port."""
+    """One app server process (harness/app_server.py) on a loopback port."""
 
     name: str
     port: int = field(default_factory=free_port)
@@ -68,7 +68,7 @@ class AppServer:
         self.proc = subprocess.Popen(
             [
                 sys.executable,
-                str(REPO / "tests/support/app_server.py"),
+                str(REPO / "harness/app_server.py"),
                 "--name",
                 self.name,
                 "--port",

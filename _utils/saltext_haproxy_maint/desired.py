@@ -1,0 +1,182 @@
+"""
+The desired state of an environment and its scheduled window, as plain data.
+
+A record (what :py:class:`saltext_haproxy_maint.register.Register` stores) is::
+
+    {"active": True, "backends": None or [names], "stamp": "...", "by": sender,
+     "mode": "maint", "reason": "", "eta": "", "eta_at": "", "bypass": [],
+     "window": {"start_at": ISO or "", "end_at": ISO or "", "params": {...}, "by": sender}}
+
+``backends: None`` means every maintained backend. A pending window (``start_at`` set)
+outlives any start or stop: only ``cancel`` drops it. A running window (only ``end_at``)
+ends with the maintenance it belongs to.
+"""
+
+import dataclasses
+import datetime
+
+from saltext_haproxy_maint import timefmt
+
+TEXT_KEYS = ("mode", "reason", "eta", "eta_at")
+
+
+@dataclasses.dataclass
+class Request:
+    """
+    A checked request on its way through the master.
+
+    action
+        ``start``, ``stop`` or ``cancel``.
+
+    env
+        The environment's name.
+
+    params
+        The checked fields (:py:func:`saltext_haproxy_maint.request.parse`).
+
+    sender
+        Who asked: a minion id, ``master:<user>``, ``window`` or ``catch-up:<minion>``.
+
+    stamp
+        The master's receive stamp (:py:func:`saltext_haproxy_maint.timefmt.stamp`), or None.
+    """
+
+    action: str
+    env: str
+    params: dict
+    sender: str
+    stamp: str = None
+
+    @property
+    def test(self):
+        """True for a dry run."""
+        return bool(self.params.get("test"))
+
+
+def kept_window(current, ending):
+    """
+    The window that survives a start or stop: a pending one always, a running one unless
+    its maintenance is ``ending``; else None.
+
+    current
+        The record before the request.
+
+    ending
+        True when the request ends the maintenance.
+    """
+    window = current.get("window") or {}
+    if window.get("start_at"):
+        return window
+    if window.get("end_at") and current.get("active") and not ending:
+        return window
+    return None
+
+
+def next_desired(current, request, all_backends):
+    """
+    The environment's record after ``request``.
+
+    current
+        The record before it.
+
+    request
+        The :py:class:`Request` (a start or a stop).
+
+    all_backends
+        A function that returns every maintained backend of the environment's LBs (called
+        only when a stop of some backends ends a maintenance of all).
+    """
+    params = request.params
+    backends = params.get("backends")
+    if request.action == "start":
+        if current.get("active") and backends is not None:
+            backends = None if current.get("backends") is None else current["backends"] + backends
+        desired = {
+            "active": True,
+            "backends": None if backends is None else sorted(set(backends)),
+            "stamp": request.stamp,
+            "by": request.sender,
+        }
+        for key in TEXT_KEYS:
+            desired[key] = params.get(key) or ("maint" if key == "mode" else "")
+        desired["bypass"] = params.get("bypass") or []
+        window = kept_window(current, ending=False)
+        if window:
+            desired["window"] = window
+        return desired
+    remaining = []
+    if backends is not None and current.get("active"):
+        before = current.get("backends")
+        if before is None:
+            before = sorted(all_backends())
+        remaining = [name for name in before if name not in backends]
+    wanted = {
+        "active": bool(remaining),
+        "backends": remaining,
+        "stamp": request.stamp,
+        "by": request.sender,
+    }
+    if remaining:
+        for key in (*TEXT_KEYS, "bypass"):
+            if current.get(key):
+                wanted[key] = current[key]
+    window = kept_window(current, ending=not remaining)
+    if window:
+        wanted["window"] = window
+    return wanted
+
+
+def plan_window(params, now):
+    """
+    The window a start with ``at`` and/or ``duration`` asks for, and its params: ``(window,
+    params)``. ``window["start_at"]`` is "" when it begins now (an ``at`` in the past counts
+    the end from ``at``); a window with a ``duration`` puts its end into ``eta_at`` unless
+    the request gave one.
+
+    params
+        The start's checked fields.
+
+    now
+        The current time, aware.
+    """
+    at = params.get("at")
+    begins = timefmt.parse_iso(at, "at") if at else now
+    window = {"start_at": at if at and begins > now else "", "end_at": ""}
+    if params.get("duration"):
+        ends = begins + datetime.timedelta(seconds=params["duration"])
+        window["end_at"] = timefmt.format_iso(ends)
+        # The page's ETA and the visitor's Retry-After follow the window's end.
+        params = {**params, "eta_at": params.get("eta_at") or window["end_at"]}
+    return window, params
+
+
+def window_params(params):
+    """
+    What a pending window keeps of its start's fields to apply when it comes due.
+
+    params
+        The start's checked fields.
+    """
+    return {key: value for key, value in params.items() if key not in ("at", "duration", "test")}
+
+
+def due(window, now):
+    """
+    ``"start"`` when a pending window's ``start_at`` has come, ``"stop"`` when a running
+    window's ``end_at`` has passed, else None.
+
+    window
+        The record's window (``{}`` for none).
+
+    now
+        The current time, aware.
+    """
+    if window.get("start_at") and timefmt.parse_iso(window["start_at"], "start_at") <= now:
+        return "start"
+    if (
+        window.get("end_at")
+        and not window.get("start_at")
+        and timefmt.parse_iso(window["end_at"], "end_at") <= now
+    ):
+        return "stop"
+    return None

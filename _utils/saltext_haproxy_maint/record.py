@@ -1,0 +1,315 @@
+"""
+The LB's record of desired maintenance (``maintenance:state_file``, JSON), and what follows
+from it: the servers a start moves, the page's status document, the visitor map's entries,
+the outcome a start or stop returns.
+
+A record is::
+
+    {"active": bool, "backends": [names], "changed": {backend: [servers start moved]},
+     "mode", "reason", "eta", "eta_at", "bypass": [CIDRs], "stamp", "updated"}
+"""
+
+import os
+import time
+
+from salt.exceptions import CommandExecutionError
+
+from saltext_haproxy_maint import files, lbconfig, timefmt
+
+PAGE_STATUS_FILE = "maintenance.json"
+# What `show stat` says of a server that is up (with health checks, or without).
+UP_STATUSES = ("UP", "no check")
+
+
+def read(cfg):
+    """
+    The LB's record (``{"active": False, "backends": [], "changed": {}}`` when none).
+
+    cfg
+        The LB's configuration (:py:func:`saltext_haproxy_maint.lbconfig.lb_config`).
+    """
+    record = files.read_json(cfg["maintenance"]["state_file"], default=None)
+    if record is None:
+        return {"active": False, "backends": [], "changed": {}}
+    record.setdefault("backends", [])
+    record.setdefault("changed", {})
+    return record
+
+
+def write(cfg, record):
+    """
+    Write the record, durably, readable by root only.
+
+    cfg
+        The LB's configuration.
+
+    record
+        The record.
+    """
+    files.write_json(cfg["maintenance"]["state_file"], record, mode=0o600)
+
+
+def locked(cfg):
+    """
+    Serialise start/stop/reapply on this LB (each job runs in its own process).
+
+    cfg
+        The LB's configuration.
+    """
+    return files.locked(cfg["maintenance"]["state_file"] + ".lock")
+
+
+def superseded(record, stamp):
+    """
+    True when the record was written for a request newer than ``stamp``.
+
+    record
+        The record.
+
+    stamp
+        The request's stamp, or None.
+    """
+    return bool(stamp and record.get("stamp") and str(stamp) < str(record["stamp"]))
+
+
+def write_page_status(cfg, record):
+    """
+    Write the page's status document: text only; the page sets it with textContent, never as
+    HTML.
+
+    cfg
+        The LB's configuration.
+
+    record
+        The record.
+    """
+    path = os.path.join(cfg["page"]["root"], PAGE_STATUS_FILE)
+    status = {
+        # Whoever reads this document through HAProxy is being served by the sorry server.
+        "maintenance": True,
+        "active": bool(record.get("active")),
+        "reason": record.get("reason") or "",
+        "eta": record.get("eta") or "",
+        "eta_at": record.get("eta_at") or "",
+        "poll_s": cfg["visitor"]["poll_interval"],
+    }
+    # The page's text is rewritten by every start/stop; it need not survive a power cut.
+    files.write_json(path, status, durable=False)
+
+
+def visitor_entries(record):
+    """
+    What HAProxy's maintenance map and bypass ACL hold for the record: ``({backend: ETA
+    epoch seconds as text}, [CIDRs])``, both empty with maintenance off.
+
+    record
+        The record.
+    """
+    if not record.get("active"):
+        return {}, []
+    epoch = str(timefmt.epoch(record.get("eta_at")))
+    return dict.fromkeys(record["backends"], epoch), list(record.get("bypass") or [])
+
+
+def write_lines(path, lines):
+    """
+    Write ``lines`` to ``path``, one a line, atomically.
+
+    path
+        The file.
+
+    lines
+        Text lines without newlines.
+    """
+    files.write_text(path, "".join(f"{line}\n" for line in lines))
+
+
+def has_stale_visitor(cfg, record):
+    """
+    True when maintenance is off but the map or bypass file still lists something (a stop
+    that did not finish).
+
+    cfg
+        The LB's configuration.
+
+    record
+        The record.
+    """
+    paths = (cfg["visitor"]["map_file"], cfg["visitor"]["bypass_file"])
+    return not record.get("active") and any(
+        os.path.isfile(path) and os.path.getsize(path) for path in paths
+    )
+
+
+def plan_start(record, live, backends):
+    """
+    Which app servers a start moves (``{backend: [servers]}``), and which DRAIN ones it
+    leaves alone because an operator put them there (MAINT ones need nothing).
+
+    record
+        The record.
+
+    live
+        ``haproxy_runtime.server_status``.
+
+    backends
+        The backends to maintain.
+    """
+    changed, skipped = {}, {}
+    for backend in backends:
+        if backend not in live:
+            raise CommandExecutionError(f"No such backend in the running HAProxy: {backend}")
+        ours = set(record["changed"].get(backend, []))
+        for server, info in sorted(live[backend].items()):
+            if info["backup"] or info["admin"] == "maint":
+                continue  # the sorry server, or already out of service
+            if info["admin"] == "drain" and server not in ours:
+                skipped.setdefault(backend, []).append(server)  # an operator's DRAIN
+                continue
+            changed.setdefault(backend, []).append(server)
+    return changed, skipped
+
+
+def changes(servers_by_backend, state):
+    """
+    ``haproxy_runtime.set_states`` changes that put every listed server into ``state``.
+
+    servers_by_backend
+        ``{backend: [servers]}``.
+
+    state
+        ``ready``, ``drain`` or ``maint``.
+    """
+    return [
+        {"backend": backend, "server": server, "state": state}
+        for backend, servers in servers_by_backend.items()
+        for server in servers
+    ]
+
+
+def outcome(
+    record, *, began, state, comment="", changed=None, skipped=None, sorry=None, test=False
+):
+    """
+    What a start or stop returns.
+
+    record
+        The record after it.
+
+    began
+        ``time.monotonic()`` when it began.
+
+    state
+        ``changed``, ``already in maintenance``, ``superseded`` ...
+
+    comment, changed, skipped, sorry, test
+        Added when given: the servers moved, those left alone, the sorry server's state, a
+        dry run.
+    """
+    result = {
+        "state": state,
+        "active": bool(record.get("active")),
+        "backends": list(record.get("backends", [])),
+        "changed": changed or {},
+        "bypass": list(record.get("bypass") or []),
+        "eta_at": record.get("eta_at") or "",
+        "duration_s": round(time.monotonic() - began, 4),
+    }
+    if test:
+        result["test"] = True
+    if skipped:
+        result["left_alone"] = skipped
+    if sorry is not None:
+        result["sorry_server"] = sorry
+    if comment:
+        result["comment"] = comment
+    return result
+
+
+def status_report(cfg, record, *, sorry_up, live=None, unreachable=None):
+    """
+    The LB's status as ``haproxy_maint.status`` returns it: the record, and per maintained
+    backend each server's admin and operational state, sessions and backup flag.
+
+    cfg
+        The LB's configuration.
+
+    record
+        The record.
+
+    sorry_up
+        Whether the sorry server answers.
+
+    live
+        ``haproxy_runtime.server_status`` (None when HAProxy did not answer).
+
+    unreachable
+        Why HAProxy did not answer, for ``haproxy: unreachable: ...``.
+    """
+    result = {
+        "env": cfg.get("env", ""),
+        "maintenance": bool(record.get("active")),
+        "backends_in_maintenance": record.get("backends", []),
+        "reason": record.get("reason", ""),
+        "eta": record.get("eta", ""),
+        "eta_at": record.get("eta_at", ""),
+        "bypass": record.get("bypass", []),
+        # Whether a bypass secret is configured; the secret itself is never returned.
+        "bypass_secret": bool(cfg["visitor"]["bypass"]["secret"]),
+        "sorry_server": "up" if sorry_up else "down",
+        "backends": {},
+    }
+    if live is None:
+        result["haproxy"] = f"unreachable: {unreachable}"
+        return result
+    result["haproxy"] = "up"
+    for backend in lbconfig.maintained_backends(cfg):
+        servers = live.get(backend)
+        if servers is None:
+            result["backends"][backend] = {"error": "not in the running HAProxy"}
+            continue
+        result["backends"][backend] = {
+            server: {
+                "admin": info["admin"],
+                "status": info["status"],
+                "sessions": info["sessions"],
+                "backup": info["backup"],
+            }
+            for server, info in servers.items()
+        }
+    return result
+
+
+def not_up(server_status, restored, *, wait, check_interval, poll_interval):
+    """
+    The restored servers that are not UP after at most ``wait`` seconds, as ``{backend:
+    [servers]}``. A server just out of MAINT shows UP until its first check, so nothing counts
+    as UP before one check interval has passed; a server still in transition shows ``UP
+    1/3``, not ``UP``.
+
+    server_status
+        A function that returns ``haproxy_runtime.server_status``.
+
+    restored
+        ``{backend: [servers]}`` that a stop put back to READY.
+
+    wait, check_interval, poll_interval
+        Seconds.
+    """
+    if not restored:
+        return {}
+    began = time.monotonic()
+    deadline = began + max(float(wait), 0)
+    checked = began + min(check_interval + poll_interval, max(float(wait), 0))
+    while True:
+        live = server_status()
+        down = {}
+        for backend, servers in restored.items():
+            for server in servers:
+                status = (live.get(backend, {}).get(server) or {}).get("status")
+                if status not in UP_STATUSES:
+                    down.setdefault(backend, []).append(server)
+        now = time.monotonic()
+        if (not down and now >= checked) or now >= deadline:
+            return down
+        time.sleep(poll_interval)

@@ -1,0 +1,118 @@
+"""
+Scheduled windows: a start with ``at`` (later) and/or ``duration`` (ends by itself), its
+``cancel``, and :py:func:`run_windows`, which the master's scheduler calls to start and end
+the windows that have come due. A window is kept with the desired state, so it survives a
+master restart.
+
+Every function takes the :py:class:`saltext_haproxy_maint.handling.Master` it works for.
+"""
+
+from saltext_haproxy_maint import desired, names, timefmt
+from saltext_haproxy_maint.master_config import Rejected
+
+
+def start_window(master, req):
+    """
+    A start with ``at`` and/or ``duration``: run it now (and record its end), or record it
+    as a pending window.
+
+    master
+        The :py:class:`~saltext_haproxy_maint.handling.Master`.
+
+    req
+        The start :py:class:`~saltext_haproxy_maint.desired.Request`.
+    """
+    window, params = desired.plan_window(req.params, timefmt.now())
+    req = desired.Request(req.action, req.env, params, req.sender, req.stamp)
+    if not window["start_at"]:
+        result = master.run(req)
+        if not req.test:
+            with master.register.lock(req.env):
+                record = master.register.read(req.env)
+                if record.get("active") and record.get("stamp") == result["stamp"]:
+                    record["window"] = window
+                    master.register.write(req.env, record)
+        return {**result, "window": window}
+    if not req.test:
+        with master.register.lock(req.env):
+            record = master.register.read(req.env)
+            record["window"] = {**window, "params": desired.window_params(params), "by": req.sender}
+            record["stamp"] = req.stamp or timefmt.stamp()
+            master.register.write(req.env, record)
+    return {
+        "action": "start",
+        "env": req.env,
+        "sender": req.sender,
+        "stamp": req.stamp,
+        "result": True,
+        "state": "planned" if req.test else "scheduled",
+        "test": req.test,
+        "window": window,
+        "retcode": names.RETCODE_OK,
+    }
+
+
+def cancel_window(master, req):
+    """
+    Drop the pending window of ``req.env``; :py:class:`Rejected` when it has none.
+
+    master
+        The :py:class:`~saltext_haproxy_maint.handling.Master`.
+
+    req
+        The cancel :py:class:`~saltext_haproxy_maint.desired.Request`.
+    """
+    with master.register.lock(req.env):
+        record = master.register.read(req.env)
+        window = record.get("window") or {}
+        if not window.get("start_at"):
+            raise Rejected(
+                f"env {req.env!r} has no pending window (a running maintenance ends with stop)"
+            )
+        record.pop("window")
+        record["stamp"] = req.stamp or timefmt.stamp()
+        master.register.write(req.env, record)
+    return {
+        "action": "cancel",
+        "env": req.env,
+        "sender": req.sender,
+        "result": True,
+        "state": "cancelled",
+        "window": window,
+        "retcode": names.RETCODE_OK,
+    }
+
+
+def run_windows(master):
+    """
+    Start the windows whose ``at`` has come and end those whose ``duration`` is over; return
+    ``{env: outcome}`` for those acted on.
+
+    master
+        The :py:class:`~saltext_haproxy_maint.handling.Master`.
+    """
+    done = {}
+    now = timefmt.now()
+    for env in sorted(master.config.environments()):
+        try:
+            master.config.environment(env)
+            window = master.register.read(env).get("window") or {}
+            action = desired.due(window, now)
+            if action == "start":
+                params = {"backends": None, "test": False, **window.get("params", {})}
+                req = desired.Request("start", env, params, window.get("by", "window"))
+                result = master.run(req)
+                with master.register.lock(env):
+                    record = master.register.read(env)
+                    if record.get("active"):
+                        record["window"] = {"start_at": "", "end_at": window.get("end_at", "")}
+                        master.register.write(env, record)
+            elif action == "stop":
+                result = master.run(desired.Request("stop", env, {"backends": None}, "window"))
+            else:
+                continue
+            master.fire(names.RESULT_TAG, result)
+            done[env] = result
+        except Rejected as err:
+            done[env] = master.rejected("window", "master", str(err), {"env": env})
+    return done

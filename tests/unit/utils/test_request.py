@@ -1,0 +1,63 @@
+"""A request's fields (saltext_haproxy_maint.request): bypass CIDRs, eta_at."""
+
+import pytest
+from salt.exceptions import SaltInvocationError
+
+from saltext_haproxy_maint import request as contract
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, []),
+        ([], []),
+        (["127.0.0.2"], ["127.0.0.2/32"]),
+        (
+            ["192.0.2.0/28", "10.0.0.0/8", "2001:db8::/48", "10.0.0.0/8"],
+            ["10.0.0.0/8", "192.0.2.0/28", "2001:db8::/48"],
+        ),
+    ],
+)
+def test_check_bypass_gives_canonical_cidrs(value, expected):
+    assert contract.check_bypass(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "10.0.0.0/8",
+        ["0.0.0.0/0"],
+        ["::/0"],
+        ["128.0.0.0/1"],
+        ["::ffff:0:0/96"],
+        ["10.0.0.1/8"],
+        ["x;y"],
+        ["a" * 60],
+        [None],
+        ["10.0.0.0/8"] * 65,
+    ],
+)
+def test_check_bypass_refuses(value):
+    with pytest.raises(SaltInvocationError):
+        contract.check_bypass(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, ""),
+        ("", ""),
+        ("2026-11-26T22:00:00Z", "2026-11-26T22:00:00Z"),
+        ("2026-11-26T23:30:00+01:00", "2026-11-26T22:30:00Z"),
+    ],
+)
+def test_check_eta_at_gives_utc_iso(value, expected):
+    assert contract.check_eta_at(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value", ["2026-11-26 22:00", "2026-11-26", "soon", 5, "2026-13-01T00:00Z"]
+)
+def test_check_eta_at_refuses(value):
+    with pytest.raises(SaltInvocationError):
+        contract.check_eta_at(value)
