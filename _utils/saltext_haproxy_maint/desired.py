@@ -12,12 +12,12 @@ outlives any start or stop: only ``cancel`` drops it. A running window (only ``e
 ends with the maintenance it belongs to.
 """
 
+import copy
 import dataclasses
 import datetime
 
 from saltext_haproxy_maint import timefmt
-
-TEXT_KEYS = ("mode", "reason", "eta", "eta_at")
+from saltext_haproxy_maint.request import RECORDED_FIELDS
 
 
 @dataclasses.dataclass
@@ -72,34 +72,33 @@ def kept_window(current, ending):
     return None
 
 
-def next_desired(current, request, all_backends):
+def next_desired(current, req, all_backends):
     """
-    The environment's record after ``request``.
+    The environment's record after ``req``.
 
     current
         The record before it.
 
-    request
+    req
         The :py:class:`Request` (a start or a stop).
 
     all_backends
         A function that returns every maintained backend of the environment's LBs (called
         only when a stop of some backends ends a maintenance of all).
     """
-    params = request.params
+    params = req.params
     backends = params.get("backends")
-    if request.action == "start":
+    if req.action == "start":
         if current.get("active") and backends is not None:
             backends = None if current.get("backends") is None else current["backends"] + backends
         desired = {
             "active": True,
             "backends": None if backends is None else sorted(set(backends)),
-            "stamp": request.stamp,
-            "by": request.sender,
+            "stamp": req.stamp,
+            "by": req.sender,
         }
-        for key in TEXT_KEYS:
-            desired[key] = params.get(key) or ("maint" if key == "mode" else "")
-        desired["bypass"] = params.get("bypass") or []
+        for key, absent in RECORDED_FIELDS.items():
+            desired[key] = params.get(key) or copy.copy(absent)
         window = kept_window(current, ending=False)
         if window:
             desired["window"] = window
@@ -113,11 +112,11 @@ def next_desired(current, request, all_backends):
     wanted = {
         "active": bool(remaining),
         "backends": remaining,
-        "stamp": request.stamp,
-        "by": request.sender,
+        "stamp": req.stamp,
+        "by": req.sender,
     }
     if remaining:
-        for key in (*TEXT_KEYS, "bypass"):
+        for key in RECORDED_FIELDS:
             if current.get(key):
                 wanted[key] = current[key]
     window = kept_window(current, ending=not remaining)

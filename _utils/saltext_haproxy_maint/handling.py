@@ -8,6 +8,7 @@ the master (:py:meth:`Master.operator`) and a returning LB (:py:meth:`Master.cat
 end in :py:meth:`Master.run`.
 """
 
+import copy
 import logging
 import time
 
@@ -257,8 +258,11 @@ class Master:
             self.config.environment(env)
             wanted = self.register.read(env)
             if wanted.get("active"):
-                params = {key: wanted.get(key) for key in ("backends", "reason", "eta", "eta_at")}
-                params.update(mode="maint", bypass=wanted.get("bypass") or [])
+                params = {
+                    key: wanted.get(key) or copy.copy(absent)
+                    for key, absent in request.RECORDED_FIELDS.items()
+                }
+                params.update(backends=wanted.get("backends"), mode="maint")
                 action = "start"
             else:
                 params, action = {"backends": None}, "stop"
