@@ -14,54 +14,16 @@ import re
 
 from salt.exceptions import SaltInvocationError
 
-from saltext_haproxy_maint import names, request, timefmt
+from saltext_haproxy_maint import backends, frontends, names, request, schema
 
 ROOT = names.CONFIG_KEY
-HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
-# What may follow a name on an haproxy.cfg line: words of safe characters, no newline.
-OPTION_RE = re.compile(r"^[A-Za-z0-9_.:/@,=+-]+( [A-Za-z0-9_.:/@,=+-]+)*$")
 SIZE_RE = re.compile(r"^[0-9]+(KB|MB|GB)?$")
+STICK_SIZE_RE = re.compile(r"^[0-9]+[kmg]?$")
 MODE_RE = re.compile(r"^0?[0-7]{3}$")
-SALT_URL_RE = re.compile(r"^(salt|https?|file)://\S+$")
 MANAGERS = ("system", "supervisord")
 SIGNALS = ("TERM", "HUP", "INT", "QUIT", "KILL", "USR1", "USR2")
 BINDS = ("http", "https")
 MASKED_VALUE = "** masked **"
-
-
-def _fail(path, problem):
-    raise SaltInvocationError(f"pillar key {path}: {problem}")
-
-
-def _text(path, value):
-    if not isinstance(value, str):
-        _fail(path, f"expected a string, got {type(value).__name__}")
-    if "\n" in value or "\r" in value:
-        _fail(path, "must be a single line")
-    return value
-
-
-def _pem(path, value):
-    if not isinstance(value, str):
-        _fail(path, f"expected PEM text, got {type(value).__name__}")
-    if value and "-----BEGIN " not in value:
-        _fail(path, "is not PEM text")
-    return value
-
-
-def _proxy_name(path, value):
-    """A backend or server name: the runtime API's one name rule."""
-    try:
-        return names.check_name(value, "proxy or server")
-    except SaltInvocationError as err:
-        _fail(path, str(err))
-
-
-def _name(path, value):
-    """A word of the config (a package, a user, a program): the one name rule."""
-    if not isinstance(value, str) or not names.NAME_PATTERN.fullmatch(value):
-        _fail(path, f"{value!r} is not a name matching {names.NAME_PATTERN.pattern}")
-    return value
 
 
 def _env(path, value):
@@ -71,119 +33,14 @@ def _env(path, value):
     try:
         return names.check_env(value)
     except SaltInvocationError as err:
-        _fail(path, str(err))
-
-
-def _words(path, value):
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if not OPTION_RE.match(_text(path, value)):
-        _fail(path, f"{value!r} is not a list of plain words")
-    return value
-
-
-def _bool(path, value):
-    if not isinstance(value, bool):
-        _fail(path, f"expected true or false, got {value!r}")
-    return value
-
-
-def _number(path, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        _fail(path, f"expected a positive number, got {value!r}")
-    return value
-
-
-def _count(path, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        _fail(path, f"expected a whole number >= 0, got {value!r}")
-    return value
-
-
-def _port(path, value):
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-        _fail(path, f"expected a port 1-65535, got {value!r}")
-    return value
-
-
-def _pattern(regex, what):
-    def check(path, value):
-        if not isinstance(value, (str, int)) or not regex.match(str(value)):
-            _fail(path, f"{value!r} is not {what}")
-        return value
-
-    return check
-
-
-def _one_of(choices):
-    def check(path, value):
-        if value not in choices:
-            _fail(path, f"{value!r} is not one of {', '.join(choices)}")
-        return value
-
-    return check
-
-
-def _abs_path(path, value):
-    if not _text(path, value).startswith("/") or " " in value:
-        _fail(path, f"{value!r} is not an absolute path without spaces")
-    return value
+        schema.fail(path, str(err))
 
 
 def _command(path, value):
     """A program: an absolute path, or a bare name looked up in PATH."""
-    if "/" in _text(path, value):
-        return _abs_path(path, value)
-    return _name(path, value)
-
-
-def _source(path, value):
-    if value and not SALT_URL_RE.match(_text(path, value)):
-        _fail(path, f"{value!r} is not a salt://, http(s):// or file:// URL")
-    return value
-
-
-def _host(path, value):
-    """An IPv4 address, a bracketed IPv6 address or a host name."""
-    if value.startswith("[") and value.endswith("]"):
-        try:
-            ipaddress.IPv6Address(value[1:-1])
-        except ValueError:
-            _fail(path, f"{value!r} is not an IPv6 address")
-        return value
-    if not HOSTNAME_RE.match(value):
-        _fail(path, f"{value!r} is not a host name or address")
-    return value
-
-
-def split_hostport(path, value):
-    """
-    Split ``host:port`` (IPv6 in brackets) into ``(host, port)``; ``path`` is the pillar key
-    named in the error message.
-    """
-    if not isinstance(value, str) or ":" not in value:
-        _fail(path, f"{value!r} is not host:port")
-    host, _, port = value.rpartition(":")
-    if not port.isdigit():
-        _fail(path, f"{value!r} has no numeric port")
-    _port(path, int(port))
-    return host, int(port)
-
-
-def _server(path, value):
-    host, _ = split_hostport(path, value)
-    _host(path, host)
-    return value
-
-
-def _bind(path, value):
-    """A listening address: host:port, ``*:port`` or ``:port``; "" disables it."""
-    if value == "":
-        return value
-    host, _ = split_hostport(path, value)
-    if host not in ("", "*"):
-        _host(path, host)
-    return value
+    if "/" in schema.text(path, value):
+        return schema.abs_path(path, value)
+    return schema.name(path, value)
 
 
 def is_loopback(host):
@@ -198,83 +55,67 @@ def _loopback(path, value):
     """The TCP runtime socket: anyone who reaches it can stop every server."""
     if value == "":
         return value
-    host, _ = split_hostport(path, value)
+    host, _ = schema.split_hostport(path, value)
     if not is_loopback(host):
-        _fail(path, f"{value!r}: a TCP runtime socket must bind 127.0.0.0/8 or ::1")
+        schema.fail(path, f"{value!r}: a TCP runtime socket must bind 127.0.0.0/8 or ::1")
     return value
 
 
 def _runtime_socket(path, value):
     """The admin socket the states and haproxy_runtime use: a unix path or loopback host:port."""
     if isinstance(value, str) and value.startswith("/"):
-        return _abs_path(path, value)
+        return schema.abs_path(path, value)
     if value == "":
-        _fail(path, "must not be empty")
+        schema.fail(path, "must not be empty")
     return _loopback(path, value)
 
 
 def _socket_mode(path, value):
     """The unix runtime socket is admin level: nothing for others (600 or 660)."""
     if not isinstance(value, (str, int)) or not MODE_RE.match(str(value)):
-        _fail(path, f"{value!r} is not an octal mode such as 600 or 660")
+        schema.fail(path, f"{value!r} is not an octal mode such as 600 or 660")
     if str(value)[-1] != "0":
-        _fail(path, f"{value!r} gives others access to the admin socket; use 600 or 660")
+        schema.fail(path, f"{value!r} gives others access to the admin socket; use 600 or 660")
     return value
 
 
-def _list_of(check):
-    def check_list(path, value):
-        if not isinstance(value, list):
-            _fail(path, f"expected a list, got {type(value).__name__}")
-        return [check(f"{path}:{index}", item) for index, item in enumerate(value)]
-
-    return check_list
-
-
-def _mapping_of(check, allow_empty=True):
-    def check_mapping(path, value):
-        if not isinstance(value, dict):
-            _fail(path, f"expected a mapping, got {type(value).__name__}")
-        if not value and not allow_empty:
-            _fail(path, "must not be empty")
-        return {
-            _proxy_name(f"{path}:{key}", key): check(f"{path}:{key}", item)
-            for key, item in value.items()
-        }
-
-    return check_mapping
-
-
-def _dict(schema):
-    def check_dict(path, value):
-        if not isinstance(value, dict):
-            _fail(path, f"expected a mapping, got {type(value).__name__}")
-        for key in value:
-            if key not in schema:
-                _fail(f"{path}:{key}", "unknown key")
-        for key in schema:
-            if key not in value or value[key] is None:
-                _fail(f"{path}:{key}", "missing")
-        return {key: check(f"{path}:{key}", value[key]) for key, check in schema.items()}
-
-    return check_dict
-
-
-def _duration(path, value):
-    if not timefmt.is_haproxy_duration(value):
-        _fail(path, f"{value!r} is not a duration such as 500ms, 10s or 1m")
-    return value
-
-
-_BIND = _dict(dict.fromkeys(BINDS, _bind))
-_BACKEND = _dict(
+_BIND = schema.dict_of(dict.fromkeys(BINDS, schema.bind))
+_BACKEND_DEFAULTS = schema.dict_of(
     {
-        "servers": _mapping_of(_server, allow_empty=False),
-        "sorry": _bool,
-        "balance": _name,
+        "sorry": schema.boolean,
+        "balance": schema.text,
         "bind": _BIND,
+        "check": schema.mapping,
+        "persistence": schema.mapping,
+        "timeouts": schema.mapping,
+        "raw": schema.config_lines,
     }
 )
+_FRONTEND_DEFAULTS = schema.dict_of(
+    {
+        "bind": _BIND,
+        "routes": schema.list_of(schema.mapping),
+        "default_backend": schema.text,
+        "redirect_https": schema.one_of(frontends.REDIRECT_CODES),
+        "raw": schema.config_lines,
+    }
+)
+
+
+def _certificates(path, value):
+    """More certificates for the https binds, chosen by SNI: ``{name: {pem}}`` or
+    ``{name: {pem_source}}``."""
+    for name, certificate in schema.mapping_of(schema.mapping)(path, value).items():
+        key = f"{path}:{name}"
+        if len(certificate) != 1 or next(iter(certificate)) not in ("pem", "pem_source"):
+            schema.fail(key, "expected {pem: PEM text} or {pem_source: URL}")
+        if "pem" in certificate:
+            if not schema.pem(f"{key}:pem", certificate["pem"]):
+                schema.fail(f"{key}:pem", "must not be empty")
+        elif not schema.source(f"{key}:pem_source", certificate["pem_source"]):
+            schema.fail(f"{key}:pem_source", "must not be empty")
+    return value
+
 
 # --- the visitor's side: bypass secret, cookie and header names ---------------------------
 
@@ -288,24 +129,26 @@ def _secret(path, value):
     """The bypass secret: compared literally by HAProxy, sent in a cookie or a header, so
     only characters that are safe in all three; long enough not to be guessed."""
     if value != "" and (not isinstance(value, str) or not SECRET_RE.match(value)):
-        _fail(path, f'must be "" or 16-128 of A-Z a-z 0-9 _ - (got {len(str(value))} characters)')
+        schema.fail(
+            path, f'must be "" or 16-128 of A-Z a-z 0-9 _ - (got {len(str(value))} characters)'
+        )
     return value
 
 
-_VISITOR = _dict(
+_VISITOR = schema.dict_of(
     {
-        "retry_after": _count,
-        "asset_max_age": _count,
-        "poll_interval": _number,
-        "map_file": _abs_path,
-        "bypass_file": _abs_path,
-        "bypass": _dict(
+        "retry_after": schema.count,
+        "asset_max_age": schema.count,
+        "poll_interval": schema.number,
+        "map_file": schema.abs_path,
+        "bypass_file": schema.abs_path,
+        "bypass": schema.dict_of(
             {
                 "secret": _secret,
-                "secret_file": _abs_path,
-                "cookie": _pattern(COOKIE_RE, "a cookie name of A-Z a-z 0-9 _ -"),
-                "header": _pattern(HEADER_RE, "a header name of A-Z a-z 0-9 -"),
-                "backend_suffix": _pattern(SUFFIX_RE, "a name suffix of A-Z a-z 0-9 _ . : -"),
+                "secret_file": schema.abs_path,
+                "cookie": schema.pattern(COOKIE_RE, "a cookie name of A-Z a-z 0-9 _ -"),
+                "header": schema.pattern(HEADER_RE, "a header name of A-Z a-z 0-9 -"),
+                "backend_suffix": schema.pattern(SUFFIX_RE, "a name suffix of A-Z a-z 0-9 _ . : -"),
             }
         ),
     }
@@ -317,153 +160,183 @@ def _check_visitor(config):
     suffix = config["visitor"]["bypass"]["backend_suffix"]
     for name in config["haproxy"]["backends"]:
         if name.endswith(suffix):
-            _fail(
+            schema.fail(
                 f"{ROOT}:haproxy:backends:{name}",
                 f"ends with {suffix!r}, the suffix of the bypass backends "
                 "(visitor:bypass:backend_suffix)",
             )
 
 
-SCHEMA = _dict(
+SCHEMA = schema.dict_of(
     {
         "env": _env,
-        "haproxy": _dict(
+        "haproxy": schema.dict_of(
             {
-                "package": _name,
+                "package": schema.name,
                 "binary": _command,
-                "user": _name,
-                "group": _name,
-                "chroot": lambda path, value: value and _abs_path(path, value),
-                "config_file": _abs_path,
-                "errors_dir": _abs_path,
-                "server_state_file": _abs_path,
-                "maxconn": _count,
-                "log": _words,
-                "service": _dict({"manager": _one_of(MANAGERS), "name": _name, "program": _name}),
-                "runtime": _dict(
+                "user": schema.name,
+                "group": schema.name,
+                "chroot": lambda path, value: value and schema.abs_path(path, value),
+                "config_file": schema.abs_path,
+                "errors_dir": schema.abs_path,
+                "server_state_file": schema.abs_path,
+                "maxconn": schema.count,
+                "log": schema.words,
+                "service": schema.dict_of(
+                    {
+                        "manager": schema.one_of(MANAGERS),
+                        "name": schema.name,
+                        "program": schema.name,
+                    }
+                ),
+                "runtime": schema.dict_of(
                     {
                         "socket": _runtime_socket,
                         "mode": _socket_mode,
-                        "timeout": _number,
+                        "timeout": schema.number,
                         "tcp": _loopback,
                     }
                 ),
-                "timeouts": _mapping_of(_duration),
-                "retries": _count,
-                "default_server": _mapping_of(_words),
-                "server_options": _words,
-                "backend_defaults": _dict({"sorry": _bool, "balance": _name, "bind": _BIND}),
-                "backends": _mapping_of(lambda path, value: value),
+                "timeouts": schema.mapping_of(schema.duration),
+                "retries": schema.count,
+                "default_server": schema.mapping_of(schema.words),
+                "server_options": schema.words,
+                "raw": schema.dict_of(
+                    {"global": schema.config_lines, "defaults": schema.config_lines}
+                ),
+                "stick_table": schema.dict_of(
+                    {
+                        "size": schema.pattern(STICK_SIZE_RE, "a size such as 100k or 1m"),
+                        "expire": schema.duration,
+                    }
+                ),
+                "check_defaults": backends.CHECK,
+                "backend_defaults": _BACKEND_DEFAULTS,
+                "backends": schema.mapping_of(lambda path, value: value),
+                "frontend_defaults": _FRONTEND_DEFAULTS,
+                "frontends": schema.mapping,
             }
         ),
-        "tls": _dict(
+        "tls": schema.dict_of(
             {
-                "pem": _pem,
-                "pem_source": _source,
-                "cert_file": _abs_path,
-                "self_signed": _dict(
+                "pem": schema.pem,
+                "pem_source": schema.source,
+                "cert_file": schema.abs_path,
+                "certificates": _certificates,
+                "self_signed": schema.dict_of(
                     {
-                        "common_name": _name,
-                        "days_valid": _count,
-                        "days_remaining": _count,
-                        "key_size": _count,
+                        "common_name": schema.name,
+                        "days_valid": schema.count,
+                        "days_remaining": schema.count,
+                        "key_size": schema.count,
                     }
                 ),
             }
         ),
-        "page": _dict(
+        "page": schema.dict_of(
             {
-                "root": _abs_path,
-                "source": _source,
+                "root": schema.abs_path,
+                "source": schema.source,
                 "archive": lambda path, value: (
-                    value and _dict({"source": _source, "source_hash": _text})(path, value)
+                    value
+                    and schema.dict_of({"source": schema.source, "source_hash": schema.text})(
+                        path, value
+                    )
                 ),
-                "user": _name,
-                "group": _name,
+                "user": schema.name,
+                "group": schema.name,
             }
         ),
-        "sorry_server": _dict(
+        "sorry_server": schema.dict_of(
             {
-                "name": _proxy_name,
-                "host": _host,
-                "port": _port,
-                "maxconn": _count,
-                "program": _name,
-                "npm_package": _name,
-                "version": _name,
+                "name": schema.proxy_name,
+                "host": schema.host,
+                "port": schema.port,
+                "check_backend": schema.proxy_name,
+                "maxconn": schema.count,
+                "program": schema.name,
+                "npm_package": schema.name,
+                "version": schema.name,
                 "binary": _command,
-                "options": _words,
-                "user": _name,
-                "autostart": _bool,
-                "autorestart": _bool,
-                "stopsignal": _one_of(SIGNALS),
-                "log_file": _abs_path,
-                "log_maxbytes": _pattern(SIZE_RE, "a size such as 1MB"),
-                "log_backups": _count,
+                "options": schema.words,
+                "user": schema.name,
+                "autostart": schema.boolean,
+                "autorestart": schema.boolean,
+                "stopsignal": schema.one_of(SIGNALS),
+                "log_file": schema.abs_path,
+                "log_maxbytes": schema.pattern(SIZE_RE, "a size such as 1MB"),
+                "log_backups": schema.count,
             }
         ),
-        "node": _dict({"packages": _list_of(_name)}),
-        "supervisor": _dict(
+        "node": schema.dict_of({"packages": schema.list_of(schema.name)}),
+        "supervisor": schema.dict_of(
             {
-                "package": _name,
-                "service": _name,
-                "manage_service": _bool,
-                "conf_file": _abs_path,
-                "programs_dir": _abs_path,
+                "package": schema.name,
+                "service": schema.name,
+                "manage_service": schema.boolean,
+                "conf_file": schema.abs_path,
+                "programs_dir": schema.abs_path,
             }
         ),
-        "maintenance": _dict(
-            {"state_file": _abs_path, "drain_timeout": _number, "not_up_wait": _count}
+        "maintenance": schema.dict_of(
+            {
+                "state_file": schema.abs_path,
+                "drain_timeout": schema.number,
+                "not_up_wait": schema.count,
+            }
         ),
         "visitor": _VISITOR,
     }
 )
 
 
-def _merge_backend_defaults(haproxy):
-    """Every backend gets ``backend_defaults`` under its own keys (one level of bind)."""
-    defaults = haproxy["backend_defaults"]
-    backends = {}
-    for name, backend in haproxy["backends"].items():
-        if not isinstance(backend, dict):
-            _fail(f"{ROOT}:haproxy:backends:{name}", "expected a mapping")
-        merged = {**defaults, **backend}
-        merged["bind"] = {**defaults["bind"], **(backend.get("bind") or {})}
-        backends[name] = _BACKEND(f"{ROOT}:haproxy:backends:{name}", merged)
-    return backends
-
-
 def _binds_overlap(path, one, other):
     """Same port, and the same host or a wildcard on either side."""
-    host, port = split_hostport(path, one)
-    other_host, other_port = split_hostport(path, other)
+    host, port = schema.split_hostport(path, one)
+    other_host, other_port = schema.split_hostport(path, other)
     wildcards = ("", "*", "0.0.0.0", "[::]")
     return port == other_port and (
         host == other_host or host in wildcards or other_host in wildcards
     )
 
 
+def _check_binds(path, binds, seen):
+    """No two frontends listen on overlapping addresses; ``seen`` holds (key, address)."""
+    for kind, address in binds.items():
+        if not address:
+            continue
+        key = f"{path}:bind:{kind}"
+        for other_key, other in seen:
+            if _binds_overlap(key, address, other):
+                schema.fail(key, f"{address} overlaps {other} of {other_key}")
+        seen.append((key, address))
+
+
 def _check_cross_keys(config):
-    """Rules between keys: unique binds, the sorry server's name free in every backend."""
-    sorry_name = config["sorry_server"]["name"]
+    """Rules between keys: unique binds, every backend reachable, the sorry server's names
+    free (its server name in every backend, its check backend among the backends)."""
+    haproxy = config["haproxy"]
+    sorry = config["sorry_server"]
+    routed = frontends.routed_backends(haproxy["frontends"])
     seen = []
-    for name, backend in config["haproxy"]["backends"].items():
+    for name, backend in haproxy["backends"].items():
         path = f"{ROOT}:haproxy:backends:{name}"
-        if backend["sorry"] and sorry_name in backend["servers"]:
-            _fail(f"{path}:servers:{sorry_name}", "is the sorry server's name")
-        if not any(backend["bind"].values()):
-            _fail(f"{path}:bind", "needs an http or https address")
-        for kind, address in backend["bind"].items():
-            if not address:
-                continue
-            key = f"{path}:bind:{kind}"
-            for other_key, other in seen:
-                if _binds_overlap(key, address, other):
-                    _fail(key, f"{address} overlaps {other} of {other_key}")
-            seen.append((key, address))
+        if backend["sorry"] and sorry["name"] in backend["servers"]:
+            schema.fail(f"{path}:servers:{sorry['name']}", "is the sorry server's name")
+        if name == sorry["check_backend"]:
+            schema.fail(path, "is the name of sorry_server:check_backend")
+        if name not in routed and not any(backend["bind"].values()):
+            schema.fail(f"{path}:bind", "needs an http or https address, or a frontend's route")
+        _check_binds(path, backend["bind"], seen)
+    for name, frontend in haproxy["frontends"].items():
+        path = f"{ROOT}:haproxy:frontends:{name}"
+        own = haproxy["backends"].get(name)
+        if own and any(own["bind"].values()):
+            schema.fail(path, f"is the name of backend {name}'s own frontend (it has a bind)")
+        _check_binds(path, frontend["bind"], seen)
     tls = config["tls"]
     if tls["pem"] and tls["pem_source"]:
-        _fail(f"{ROOT}:tls:pem", "set pem or pem_source, not both")
+        schema.fail(f"{ROOT}:tls:pem", "set pem or pem_source, not both")
 
 
 def merge(base, override):
@@ -500,7 +373,11 @@ def validate(config):
         The map: ``defaults.yaml`` with ``pillar['haproxy_maint']`` merged over it.
     """
     result = SCHEMA(ROOT, config)
-    result["haproxy"]["backends"] = _merge_backend_defaults(result["haproxy"])
+    haproxy = result["haproxy"]
+    haproxy["frontends"] = frontends.validate(haproxy)
+    haproxy["backends"] = backends.validate(
+        haproxy, frontends.routed_backends(haproxy["frontends"])
+    )
     _check_cross_keys(result)
     _check_visitor(result)
     return result
@@ -517,7 +394,7 @@ def lb_config(defaults, pillar):
         The LB's ``haproxy_maint`` pillar (``{}`` or None for none).
     """
     if pillar is not None and not isinstance(pillar, dict):
-        _fail(ROOT, f"expected a mapping, got {type(pillar).__name__}")
+        schema.fail(ROOT, f"expected a mapping, got {type(pillar).__name__}")
     return validate(merge(defaults, pillar or {}))
 
 
@@ -536,8 +413,9 @@ def maintained_backends(config):
 
 def masked(config):
     """
-    ``config`` with its secrets masked: the TLS key (``tls:pem``) and the bypass secret
-    (``visitor:bypass:secret``), where set, read ``** masked **``.
+    ``config`` with its secrets masked: the TLS keys (``tls:pem`` and the ``pem`` of each
+    of ``tls:certificates``) and the bypass secret (``visitor:bypass:secret``), where set,
+    read ``** masked **``.
 
     config
         A configuration returned by :py:func:`lb_config`.
@@ -545,6 +423,10 @@ def masked(config):
     tls = dict(config["tls"])
     if tls.get("pem"):
         tls["pem"] = MASKED_VALUE
+    tls["certificates"] = {
+        name: {**certificate, "pem": MASKED_VALUE} if "pem" in certificate else certificate
+        for name, certificate in tls["certificates"].items()
+    }
     bypass = dict(config["visitor"]["bypass"])
     if bypass.get("secret"):
         bypass["secret"] = MASKED_VALUE

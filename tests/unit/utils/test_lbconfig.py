@@ -9,7 +9,7 @@ from salt.exceptions import SaltInvocationError
 from salt.utils.dictupdate import merge
 
 from harness import REPO
-from saltext_haproxy_maint import lbconfig
+from saltext_haproxy_maint import lbconfig, schema
 
 DEFAULTS = yaml.safe_load((REPO / "salt/haproxy_maint/defaults.yaml").read_text())["haproxy_maint"]
 ENVIRONMENTS = ("prod", "staging", "dev")
@@ -132,7 +132,7 @@ def test_is_loopback(host, expected):
 
 
 def test_split_hostport_ipv6():
-    assert lbconfig.split_hostport("k", "[::1]:8080") == ("[::1]", 8080)
+    assert schema.split_hostport("k", "[::1]:8080") == ("[::1]", 8080)
 
 
 def test_lb_config_merges_pillar_over_defaults_once_for_everyone():
