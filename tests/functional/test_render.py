@@ -63,8 +63,12 @@ def test_rendered_config_passes_haproxy_check(rendered, env):
     tmp_path, code, result = rendered[env]
     assert code == 0, result
     config = tmp_path / "etc/haproxy.cfg"
+    # The state file as the states dump it before a reload (its absence is a warning).
+    (tmp_path / "state/server-state").write_text("1\n")
     check = subprocess.run([HAPROXY, "-c", "-f", str(config)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
+    # No warning either (one was: an http-request rule placed after a use-server rule).
+    assert "WARNING" not in check.stdout + check.stderr, check.stdout + check.stderr
     text = config.read_text()
     assert "load-server-state-from-file global" in text
     assert f"server-state-file {tmp_path}/state/server-state" in text
@@ -116,7 +120,32 @@ def test_config_haproxy_rejects_never_replaces_old(rendered):
     pillar = with_override(sandbox_pillar(tmp_path), default_server={"no-such-keyword": 1})
     code, result = apply_config(tmp_path, "dev", pillar)
     assert code != 0
-    assert result["file_|-haproxy-config_|-" + str(config) + "_|-managed"]["result"] is False
+    ret = result["file_|-haproxy-config_|-" + str(config) + "_|-managed"]
+    assert ret["result"] is False
+    # HAProxy's own message, not only Salt's "check_cmd execution failed".
+    assert "unknown keyword 'no-such-keyword'" in ret["comment"]
+    assert config.read_bytes() == before
+
+
+def test_raw_line_haproxy_rejects_shows_its_message_and_keeps_old(rendered):
+    """A raw line passes the render-time check (one line, no section) but not haproxy -c."""
+    tmp_path = rendered["dev"][0]
+    config = tmp_path / "etc/haproxy.cfg"
+    before = config.read_bytes()
+    pillar = with_override(
+        sandbox_pillar(tmp_path),
+        backends={
+            "app": {
+                "servers": {"app1": "127.0.0.1:8001"},
+                "bind": {"http": "127.0.0.1:18080", "https": ""},
+                "raw": ["option no-such-option"],
+            }
+        },
+    )
+    code, result = apply_config(tmp_path, "dev", pillar)
+    assert code != 0
+    comment = result["file_|-haproxy-config_|-" + str(config) + "_|-managed"]["comment"]
+    assert "unknown option 'no-such-option'" in comment, comment
     assert config.read_bytes() == before
 
 
