@@ -65,6 +65,8 @@ class HAProxy:
 
     ``backends`` maps a backend name to ``{server: "host:port"}``; every backend also gets a
     ``backup`` server named ``sorry_name`` at ``sorry_address`` when that is set.
+    ``config_text``, when set, is the whole config instead (one the formula rendered; its
+    stats socket must be ``<workdir>/admin.sock``).
     """
 
     workdir: Path
@@ -74,6 +76,7 @@ class HAProxy:
     extra_global: str = ""
     extra_frontend: str = ""
     check: bool = False
+    config_text: str = ""
     frontend_port: int = field(default_factory=free_port)
     tcp_port: int = field(default_factory=free_port)
     proc: subprocess.Popen = None
@@ -95,6 +98,8 @@ class HAProxy:
         return str(self.workdir / "server-state")
 
     def render(self):
+        if self.config_text:
+            return self.config_text
         check = " check inter 1s" if self.check else ""
         lines = [
             "global",

@@ -337,6 +337,10 @@ def _check_cross_keys(config):
     tls = config["tls"]
     if tls["pem"] and tls["pem_source"]:
         schema.fail(f"{ROOT}:tls:pem", "set pem or pem_source, not both")
+    default_file = tls["cert_file"].rpartition("/")[2]
+    for name in tls["certificates"]:
+        if f"{name}.pem" == default_file:
+            schema.fail(f"{ROOT}:tls:certificates:{name}", f"would overwrite {tls['cert_file']}")
 
 
 def merge(base, override):
