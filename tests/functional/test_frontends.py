@@ -71,6 +71,7 @@ def more_pillar(ports):
     return {
         "haproxy_maint": {
             "haproxy": {
+                "raw": {"global": ["tune.bufsize 32768"], "defaults": ["option http-keep-alive"]},
                 "frontends": {
                     "more": {
                         "bind": {
@@ -84,7 +85,9 @@ def more_pillar(ports):
                             {"backend": "sticky", "host": "sticky.example.test"},
                             {"backend": "strict", "host": "strict.example.test"},
                             {"backend": "api", "host": "both.example.test", "path_beg": "/v2/"},
+                            {"backend": "tuned", "host": "tuned.example.test"},
                         ],
+                        "raw": ["http-response set-header X-Site more"],
                         "default_backend": "app",
                     }
                 },
@@ -95,6 +98,25 @@ def more_pillar(ports):
                             "sticky2": f"127.0.0.1:{ports['sticky2']}",
                         },
                         "persistence": {"stick": "src"},
+                    },
+                    # Every per-server option; t_ssl reaches frontend www over TLS, t_plain
+                    # (weight 0) takes no traffic.
+                    "tuned": {
+                        "sorry": False,
+                        "balance": "uri whole",
+                        "timeouts": {"server": "120s"},
+                        "raw": ["http-response set-header X-Backend tuned"],
+                        "servers": {
+                            "t_ssl": {
+                                "address": f"127.0.0.1:{ports['www_https']}",
+                                "ssl": {"verify": "none"},
+                            },
+                            "t_plain": {
+                                "address": f"127.0.0.1:{ports['app2']}",
+                                "weight": 0,
+                                "check": False,
+                            },
+                        },
                     },
                     # The app answers 200: a check that expects 204 marks it down.
                     "strict": {
@@ -377,3 +399,28 @@ def test_certificate_chosen_by_sni(site, ports):
         assert served_name(port, SHOP_HOST) == SHOP_HOST
         # Any other name gets tls:cert_file (here the self-signed "localhost").
         assert served_name(port, "www.example.test") == "localhost"
+
+
+def test_whole_site_config_has_no_warning(site, tmp_path):
+    # With a state file of no server: the running LB's has DOWN servers HAProxy would report.
+    state = tmp_path / "server-state"
+    state.write_text("1\n")
+    text = site.haproxy.config_path.read_text()
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(text.replace(str(site.tmp_path / "state/server-state"), str(state)))
+    check = subprocess.run([HAPROXY, "-c", "-f", str(config)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "WARNING" not in check.stdout + check.stderr, check.stdout + check.stderr
+
+
+def test_server_options_and_raw_lines(site, ports):
+    text = site.haproxy.config_path.read_text()
+    assert f"server t_plain 127.0.0.1:{ports['app2']} weight 0\n" in text
+    assert "  balance uri whole\n  timeout server 120s\n" in text
+    assert "\n  tune.bufsize 32768\n" in text
+    for _ in range(3):
+        status, headers, body = get(ports["more_https"], "/x", host="tuned.example.test", tls=True)
+        # Through t_ssl (TLS to frontend www, whose default backend is app).
+        assert app_of((status, headers, body)) in ("app1", "app2")
+        assert headers["x-backend"] == "tuned"
+        assert headers["x-site"] == "more"

@@ -183,3 +183,25 @@ def test_backend_defaults_mean_the_same_to_the_state_tree_and_the_modules(tmp_pa
         config_dir, f"--pillar-root={root}", "haproxy_maint.maintained_backends"
     )
     assert code == 0 and backends == ["shop"], backends
+
+
+@pytest.mark.parametrize(
+    ("frontend", "key"),
+    [
+        ({"routes": [{"backend": "app", "hots": "a.test"}]}, "frontends:www:routes:0:hots"),
+        ({"default_backend": "app", "raw": ["backend evil"]}, "frontends:www:raw:0"),
+    ],
+)
+def test_bad_frontend_names_key_and_keeps_old_config(rendered, frontend, key):
+    tmp_path = rendered["dev"][0]
+    config = tmp_path / "etc/haproxy.cfg"
+    before = config.read_bytes()
+    pillar = with_override(
+        sandbox_pillar(tmp_path),
+        frontends={"www": {"bind": {"http": "127.0.0.1:18080"}, **frontend}},
+        backends={"app": {"servers": {"app1": "127.0.0.1:8001"}}},
+    )
+    code, result = apply_config(tmp_path, "dev", pillar)
+    assert code != 0
+    assert f"haproxy_maint:haproxy:{key}" in str(result)
+    assert config.read_bytes() == before
