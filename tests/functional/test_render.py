@@ -86,6 +86,21 @@ def test_prod_has_reference_default_server(rendered):
     assert "server web1 10.0.10.11:8080 check observe layer7" in text
 
 
+def test_prod_is_one_frontend_routing_by_host_and_path(rendered):
+    text = (rendered["prod"][0] / "etc/haproxy.cfg").read_text()
+    assert text.count("\nfrontend ") == 1 and "\nfrontend www\n" in text
+    assert "  http-request redirect scheme https code 301 unless { ssl_fc }\n" in text
+    assert "use_backend api if { req.hdr(host),field(1,:),lower -m str api.example.com }" in text
+    assert (
+        "use_backend static if { req.hdr(host),field(1,:),lower -m str www.example.com } "
+        "{ path_beg /static/ }"
+    ) in text
+    assert "  default_backend shop\n" in text
+    assert "  http-check send meth GET uri /health hdr Host www.example.com\n" in text
+    assert "server web1 10.0.10.11:8080 check observe layer7 cookie web1\n" in text
+    assert "  cookie SHOPSRV insert indirect nocache\n" in text
+
+
 def test_dev_has_short_checks_and_loopback_binds(rendered):
     text = (rendered["dev"][0] / "etc/haproxy.cfg").read_text()
     assert "default-server inter 1s downinter 1s rise 1 fall 1 " in text
