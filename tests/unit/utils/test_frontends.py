@@ -137,3 +137,15 @@ def test_a_backend_nobody_reaches_still_needs_a_bind():
     config["haproxy"]["backends"]["lost"]["bind"] = {"http": "", "https": ""}
     with pytest.raises(SaltInvocationError, match="haproxy_maint:haproxy:backends:lost:bind: "):
         lbconfig.validate(config)
+
+
+def test_the_issue_pillar_merged_over_the_dev_example_gives_the_same_site():
+    pillar = {}
+    for name in ("base", "dev"):
+        text = (REPO / f"pillar/haproxy_maint/{name}.sls").read_text()
+        pillar = merge(pillar, yaml.safe_load(text)["haproxy_maint"], merge_lists=False)
+    pillar = merge(pillar, copy.deepcopy(SITE), merge_lists=False)
+    config = lbconfig.validate(merge(copy.deepcopy(DEFAULTS), pillar, merge_lists=False))
+    alone = lbconfig.validate(site())
+    assert config["haproxy"]["frontends"] == alone["haproxy"]["frontends"]
+    assert config["haproxy"]["backends"] == alone["haproxy"]["backends"]

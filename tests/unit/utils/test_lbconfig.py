@@ -53,7 +53,11 @@ def test_backend_defaults_fill_every_backend():
     app = config["haproxy"]["backends"]["app"]
     assert app["sorry"] is True
     assert app["balance"] == "roundrobin"
-    assert app["bind"] == {"http": "127.0.0.1:80", "https": "127.0.0.1:443"}
+    # Frontend www routes to app, which has no bind of its own: no frontend of its own.
+    assert app["bind"] == {"http": "", "https": ""}
+    www = config["haproxy"]["frontends"]["www"]
+    assert www["bind"] == {"http": "127.0.0.1:80", "https": "127.0.0.1:443"}
+    assert www["default_backend"] == "app"
 
 
 def test_defaults_alone_pass():
@@ -80,7 +84,8 @@ def test_defaults_alone_pass():
             {"haproxy__backends__app__servers__localhost": "h:1"},
             "haproxy:backends:app:servers:localhost",
         ),
-        ({"haproxy__backends__two": {"servers": {"a": "h:1"}}}, "haproxy:backends:two:bind:http"),
+        # backend_defaults' bind (*:80) overlaps frontend www's 127.0.0.1:80.
+        ({"haproxy__backends__two": {"servers": {"a": "h:1"}}}, "haproxy:frontends:www:bind:http"),
         ({"haproxy__runtime__socket": "run/admin.sock"}, "haproxy:runtime:socket"),
         ({"haproxy__runtime__tcp": "0.0.0.0:9999"}, "haproxy:runtime:tcp"),
         ({"haproxy__runtime__tcp": "10.0.0.1:9999"}, "haproxy:runtime:tcp"),
