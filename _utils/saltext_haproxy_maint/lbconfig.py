@@ -141,6 +141,7 @@ _VISITOR = schema.dict_of(
         "asset_max_age": schema.count,
         "poll_interval": schema.number,
         "map_file": schema.abs_path,
+        "paths_map_file": schema.abs_path,
         "bypass_file": schema.abs_path,
         "bypass": schema.dict_of(
             {

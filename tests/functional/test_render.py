@@ -26,6 +26,7 @@ def sandbox_pillar(tmp_path):
             "tls": {"pem_source": "", "cert_file": str(tmp_path / "certs/site.pem")},
             "visitor": {
                 "map_file": str(tmp_path / "visitor/maintenance.map"),
+                "paths_map_file": str(tmp_path / "visitor/paths.map"),
                 "bypass_file": str(tmp_path / "visitor/bypass.acl"),
                 "bypass": {"secret_file": str(tmp_path / "visitor/bypass-secret.acl")},
             },

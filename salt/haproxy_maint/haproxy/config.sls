@@ -13,7 +13,7 @@ haproxy-dirs:
       - {{ salt["file.dirname"](haproxy.server_state_file) }}
       {#- The visitor's files (one folder by default): each folder once. #}
       {%- set visitor_dirs = [] %}
-      {%- for path in [visitor.map_file, visitor.bypass_file, visitor.bypass.secret_file] %}
+      {%- for path in [visitor.map_file, visitor.paths_map_file, visitor.bypass_file, visitor.bypass.secret_file] %}
       {%- do visitor_dirs.append(salt["file.dirname"](path)) %}
       {%- endfor %}
       {%- for path in visitor_dirs | unique %}
@@ -42,6 +42,7 @@ haproxy-visitor-files:
   file.managed:
     - names:
       - {{ visitor.map_file }}
+      - {{ visitor.paths_map_file }}
       - {{ visitor.bypass_file }}
     - replace: False
     - mode: "0644"
