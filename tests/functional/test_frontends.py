@@ -232,7 +232,7 @@ def site(tmp_path_factory, ports, apps):
     lb.haproxy.stop()
 
 
-def get(port, path="/", host="www.example.test", cookie=None, tls=False):
+def get(port, path="/", host="www.example.test", cookie=None, tls=False, accept=None):
     """One request to the LB; (status, {lower-case header: value}, body)."""
     if tls:
         context = ssl.create_default_context()
@@ -242,6 +242,8 @@ def get(port, path="/", host="www.example.test", cookie=None, tls=False):
     else:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT)
     headers = {"Host": host, **({"Cookie": cookie} if cookie else {})}
+    if accept:
+        headers["Accept"] = accept
     try:
         conn.request("GET", path, headers=headers)
         response = conn.getresponse()
@@ -424,3 +426,128 @@ def test_server_options_and_raw_lines(site, ports):
         assert app_of((status, headers, body)) in ("app1", "app2")
         assert headers["x-backend"] == "tuned"
         assert headers["x-site"] == "more"
+
+
+# --- path-scoped maintenance -------------------------------------------------------------
+
+
+def admin_states(haproxy, backend):
+    """``{server: admin state}`` of one backend's app servers ("0": READY)."""
+    return {
+        server: states[1]
+        for (name, server), states in haproxy.server_states().items()
+        if name == backend and server != "localhost"
+    }
+
+
+def test_path_scoped_maintenance_takes_only_its_paths_down(site, ports):
+    www = ports["www_http"]
+    before = admin_states(site.haproxy, "app")
+    result = site.maint("start", 'backends=["app"]', 'paths=["/checkout"]', "ensure_sorry=False")
+    try:
+        assert result["state"] == "changed" and result["changed"] == {}
+        assert result["paths"] == {"app": ["/checkout"]}
+        assert app_of(get(www, "/checkout")) == "page"
+        assert app_of(get(www, "/checkout/cart?id=1")) == "page"
+        # The rest of the app, the shop's path and the api's host reach their apps.
+        assert app_of(get(www, "/")) in ("app1", "app2")
+        assert app_of(get(www, "/account")) in ("app1", "app2")
+        assert app_of(get(www, "/shop/basket")) == "shop1"
+        assert app_of(get(www, "/checkout", host="api.example.test")) == "api1"
+        # The visitor's side: the page's assets and its JSON.
+        status, _, body = get(www, "/.maintenance/css/maintenance.css")
+        assert (status, body) == (200, "APP sorry\n")
+        status, headers, _ = get(www, "/checkout", accept="application/json")
+        assert status == 503 and headers["cache-control"] == "no-store"
+        # The servers stay READY: they serve the other paths.
+        assert admin_states(site.haproxy, "app") == before
+        assert set(before.values()) == {"0"}
+        status_report = site.maint("status")
+        assert status_report["paths_in_maintenance"] == {"app": ["/checkout"]}
+    finally:
+        stopped = site.maint("stop", 'backends=["app"]')
+    assert stopped["paths"] == {} and stopped["active"] is False
+    assert app_of(get(www, "/checkout")) in ("app1", "app2")
+
+
+def test_a_whole_backend_takes_only_its_routes_down(site, ports):
+    www = ports["www_http"]
+    site.maint("start", 'backends=["shop"]', "ensure_sorry=False")
+    try:
+        assert app_of(get(www, "/shop/basket")) == "page"
+        assert app_of(get(www, "/checkout")) in ("app1", "app2")
+        assert app_of(get(www, "/", host="api.example.test")) == "api1"
+    finally:
+        site.maint("stop", 'backends=["shop"]')
+    assert app_of(get(www, "/shop/basket")) == "shop1"
+
+
+def test_whole_backend_wins_over_its_paths_until_its_stop(site, ports):
+    www = ports["www_http"]
+    site.maint("start", 'backends=["shop"]', 'paths=["/shop/cart"]', "ensure_sorry=False")
+    try:
+        assert app_of(get(www, "/shop/basket")) == "shop1"
+        result = site.maint("start", 'backends=["shop"]', "ensure_sorry=False")
+        assert result["backends"] == ["shop"]
+        assert app_of(get(www, "/shop/basket")) == "page"
+        # A path start on a backend in maintenance as a whole changes nothing.
+        again = site.maint("start", 'backends=["shop"]', 'paths=["/shop/x"]', "ensure_sorry=False")
+        assert again["state"] == "already in maintenance"
+    finally:
+        stopped = site.maint("stop", 'backends=["shop"]')
+    assert stopped["active"] is False and stopped["paths"] == {}
+    assert app_of(get(www, "/shop/cart")) == "shop1"
+
+
+def test_path_scoped_page_never_pins_and_the_cookie_holds(site, ports):
+    www = ports["www_http"]
+    jar = get(www, "/shop/basket")[1]["set-cookie"].split(";")[0]
+    site.maint("start", 'backends=["shop"]', 'paths=["/shop/cart"]', "ensure_sorry=False")
+    try:
+        # The cookie names a READY server: the page still wins, and sets no cookie.
+        answer = get(www, "/shop/cart", cookie=jar)
+        assert app_of(answer) == "page" and "set-cookie" not in answer[1]
+        assert app_of(get(www, "/shop/basket", cookie=jar)) == "shop1"
+    finally:
+        site.maint("stop", 'backends=["shop"]')
+
+
+def worker_pid(haproxy):
+    return next(
+        line.split(":", 1)[1].strip()
+        for line in haproxy.command("show info").splitlines()
+        if line.startswith("Pid:")
+    )
+
+
+def test_path_scoped_maintenance_sticks_through_reload_and_restart(site, ports):
+    www = ports["www_http"]
+    site.maint("start", 'backends=["app"]', 'paths=["/checkout"]', "ensure_sorry=False")
+    try:
+        old = worker_pid(site.haproxy)
+        site.haproxy.reload()
+        wait_for(lambda: worker_pid(site.haproxy) != old, CHECK_TIMEOUT, "the reloaded worker")
+        assert app_of(get(www, "/checkout/x")) == "page"
+        assert app_of(get(www, "/")) in ("app1", "app2")
+        site.haproxy.stop()
+        site.start_haproxy()
+        assert app_of(get(www, "/checkout/x")) == "page"
+        assert app_of(get(www, "/")) in ("app1", "app2")
+    finally:
+        site.maint("stop", 'backends=["app"]')
+    assert app_of(get(www, "/checkout/x")) in ("app1", "app2")
+
+
+def test_path_scoped_page_wins_over_a_stick_entry(site, ports):
+    more = ports["more_https"]
+    host = "sticky.example.test"
+    first = app_of(get(more, "/", host=host, tls=True))
+    pinned = stick_entries(site.haproxy, "sticky")
+    site.maint("start", 'backends=["sticky"]', 'paths=["/pay"]', "ensure_sorry=False")
+    try:
+        # The entry names a READY server: the page still wins, and the entry stays.
+        assert app_of(get(more, "/pay/now", host=host, tls=True)) == "page"
+        assert stick_entries(site.haproxy, "sticky") == pinned
+        assert app_of(get(more, "/other", host=host, tls=True)) == first
+    finally:
+        site.maint("stop", 'backends=["sticky"]')
