@@ -21,6 +21,7 @@ from tests.support.converge import salt_call, write_minion_config
 
 CONFIG_SLS = "haproxy_maint.haproxy.config"
 SHOP_HOST = "shop.example.test"
+BYPASS_SECRET = "functional-bypass-secret-0123456789"
 HTTP_TIMEOUT = 2.0
 # Checks every 500 ms, down after one failure: a few intervals at most.
 CHECK_TIMEOUT = 10.0
@@ -150,6 +151,7 @@ def sandbox(tmp_path, ports):
                 "page": {"root": str(tmp_path / "www")},
                 "sorry_server": {"port": ports["sorry"]},
                 "maintenance": {"state_file": str(tmp_path / "desired.json"), "not_up_wait": 0},
+                "visitor": {"bypass": {"secret": BYPASS_SECRET}},
             }
         },
     )
@@ -232,7 +234,7 @@ def site(tmp_path_factory, ports, apps):
     lb.haproxy.stop()
 
 
-def get(port, path="/", host="www.example.test", cookie=None, tls=False, accept=None):
+def get(port, path="/", host="www.example.test", cookie=None, tls=False, accept=None, bypass=False):
     """One request to the LB; (status, {lower-case header: value}, body)."""
     if tls:
         context = ssl.create_default_context()
@@ -244,6 +246,8 @@ def get(port, path="/", host="www.example.test", cookie=None, tls=False, accept=
     headers = {"Host": host, **({"Cookie": cookie} if cookie else {})}
     if accept:
         headers["Accept"] = accept
+    if bypass:
+        headers["X-Maintenance-Bypass"] = BYPASS_SECRET
     try:
         conn.request("GET", path, headers=headers)
         response = conn.getresponse()
@@ -551,3 +555,23 @@ def test_path_scoped_page_wins_over_a_stick_entry(site, ports):
         assert app_of(get(more, "/other", host=host, tls=True)) == first
     finally:
         site.maint("stop", 'backends=["sticky"]')
+
+
+def test_visitor_side_behind_routes_assets_on_every_host_and_bypass_per_backend(site, ports):
+    www = ports["www_http"]
+    site.maint("start", 'backends=["shop"]', "ensure_sorry=False")
+    site.maint("start", 'backends=["app"]', 'paths=["/checkout"]', "ensure_sorry=False")
+    try:
+        # The page's status document and assets answer on every host of the frontend.
+        for host in ("www.example.test", "api.example.test", "other.example.test"):
+            status, _, body = get(www, "/.maintenance/maintenance.json", host=host)
+            assert (status, body) == (200, "APP sorry\n"), host
+        # The team's bypass reaches each routed backend's own servers.
+        assert app_of(get(www, "/shop/basket", bypass=True)) == "shop1"
+        assert app_of(get(www, "/checkout/x", bypass=True)) in ("app1", "app2")
+        assert app_of(get(www, "/shop/basket")) == "page"
+        assert app_of(get(www, "/checkout/x")) == "page"
+    finally:
+        site.maint("stop")
+    # Outside maintenance, /.maintenance/ is the app's like any other path.
+    assert app_of(get(www, "/.maintenance/maintenance.json")) in ("app1", "app2")
