@@ -19,6 +19,7 @@ from tests.integration.test_page_browser import (
     assert_page_complete,
     evaluate,
     load,
+    shows_app_at,
 )
 from tests.support.converge import REPO
 from tests.support.site import Site, sandbox, site_pillar
@@ -87,13 +88,9 @@ def test_deep_link_under_a_maintained_path_shows_the_page_then_the_app(routed_si
     finally:
         site.maint("stop")
 
-    def back_at_the_deep_link():
-        try:
-            href = evaluate(browser, session, "location.href")
-            text = evaluate(browser, session, "document.body ? document.body.innerText : ''")
-        except RuntimeError:
-            return False  # between two documents: no context to evaluate in
-        return href == deep_link and (text or "").startswith("APP ")
-
     # No user action: the open page notices the end of maintenance and reloads its URL.
-    wait_for(back_at_the_deep_link, BACK_TIMEOUT, "the tab to show the app at the deep link")
+    wait_for(
+        lambda: shows_app_at(browser, session, deep_link),
+        BACK_TIMEOUT,
+        "the tab to show the app at the deep link",
+    )
