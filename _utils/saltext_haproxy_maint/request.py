@@ -55,10 +55,12 @@ MAX_BACKENDS = 200
 MAX_BYPASS = 50
 BYPASS_MAX_LENGTH = 50
 MAX_PATHS = 50
-PATH_MAX_LENGTH = 200
-# A path prefix as it goes into HAProxy's map (the runtime API and a map file): no space,
-# control character, quote, backslash, "#", "?" or ";" (which separates runtime commands).
-PATH_PATTERN = re.compile(r"/[A-Za-z0-9._~!$&()*+,=:@%/-]*")
+# With the backend's name (up to 64) a key of HAProxy's paths map: at most 255 characters.
+PATH_MAX_LENGTH = 190
+# A path prefix as it goes into HAProxy's map (the runtime API's map key rule,
+# runtime.check_pattern_value): no space, control character, quote, "#", "?", "%" or ";"
+# (which separates runtime commands).
+PATH_PATTERN = re.compile(r"/[A-Za-z0-9_.:/+=@-]*")
 # The widest bypass accepted per IP version: never everyone (0.0.0.0/0, ::/0) or half of it.
 BYPASS_MIN_PREFIX = {4: 8, 6: 16}
 REASON_MAX_LENGTH = 500
@@ -305,7 +307,7 @@ def check_paths(value):
     """
     Return the path prefixes of a path-scoped maintenance, without duplicates, in their
     order (``[]`` for None: the whole backends): at most 50, each starting with ``/``, at
-    most 200 characters, no spaces, control characters, quotes, ``#``, ``?`` or ``;``.
+    most 190 characters of letters, digits and ``_ . : / + = @ -``.
 
     value
         A list of path prefixes.
@@ -327,8 +329,8 @@ def check_paths(value):
             )
         if not PATH_PATTERN.fullmatch(item):
             raise SaltInvocationError(
-                f"invalid path prefix {item!r}: it starts with / and holds no spaces, control "
-                "characters, quotes, #, ? or ;"
+                f"invalid path prefix {item!r}: it starts with / and holds only letters, "
+                "digits and _ . : / + = @ -"
             )
         if item not in prefixes:
             prefixes.append(item)

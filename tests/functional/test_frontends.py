@@ -348,7 +348,7 @@ def test_path_scoped_maintenance_takes_only_its_paths_down(site, ports):
     result = site.maint("start", 'backends=["app"]', 'paths=["/checkout"]', "ensure_sorry=False")
     try:
         assert result["state"] == "changed" and result["changed"] == {}
-        assert result["paths"] == {"app": ["/checkout"]}
+        assert result["paths"] == {"app": ["/checkout"]} and result["visitor"] == "applied"
         assert app_of(get(www, "/checkout")) == "page"
         assert app_of(get(www, "/checkout/cart?id=1")) == "page"
         # The rest of the app, the shop's path and the api's host reach their apps.

@@ -68,7 +68,7 @@ def test_check_eta_at_refuses(value):
     [
         (None, []),
         ([], []),
-        (["/checkout", "/a/b-c_d.e~f", "/checkout"], ["/checkout", "/a/b-c_d.e~f"]),
+        (["/checkout", "/a/b-c_d.e:f+g=h@i", "/checkout"], ["/checkout", "/a/b-c_d.e:f+g=h@i"]),
         (["/"], ["/"]),
     ],
 )
@@ -90,7 +90,9 @@ def test_check_paths_keeps_order_without_duplicates(value, expected):
         ["/a'b"],
         [""],
         [7],
-        ["/" + "a" * 200],
+        ["/" + "a" * 190],
+        ["/caf%C3%A9"],
+        ["/~user"],
         [f"/p{index}" for index in range(51)],
     ],
 )
@@ -105,3 +107,11 @@ def test_parse_takes_paths_for_a_start_only():
     with pytest.raises(SaltInvocationError, match="unknown fields: paths"):
         contract.parse("maint/stop", {"env": "dev", "paths": ["/checkout"]})
     assert "paths" in contract.LB_FIELDS["start"] and contract.RECORDED_FIELDS["paths"] == []
+
+
+def test_every_accepted_path_makes_a_map_key_the_runtime_api_takes():
+    from saltext_haproxy_maint import runtime
+
+    longest = "/" + "a:b+c=d@e-f_g." * 20
+    (path,) = contract.check_paths([longest[: contract.PATH_MAX_LENGTH]])
+    assert runtime.check_pattern_value("b" * 64 + path, "map key")
