@@ -319,7 +319,8 @@ def _check_cross_keys(config):
     haproxy = config["haproxy"]
     sorry = config["sorry_server"]
     routed = frontends.routed_backends(haproxy["frontends"])
-    seen = []
+    # HAProxy and the sorry server cannot both listen there.
+    seen = [(f"{ROOT}:sorry_server:host/port", f"{sorry['host']}:{sorry['port']}")]
     for name, backend in haproxy["backends"].items():
         path = f"{ROOT}:haproxy:backends:{name}"
         if backend["sorry"] and sorry["name"] in backend["servers"]:

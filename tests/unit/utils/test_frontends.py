@@ -56,9 +56,9 @@ def test_the_issue_pillar_passes_and_routed_backends_need_no_bind():
 
 def test_a_backend_with_its_own_bind_keeps_its_frontend():
     config = site()
-    config["haproxy"]["backends"]["api"]["bind"] = {"http": "127.0.0.1:8080", "https": ""}
+    config["haproxy"]["backends"]["api"]["bind"] = {"http": "127.0.0.1:8081", "https": ""}
     checked = lbconfig.validate(config)
-    assert checked["haproxy"]["backends"]["api"]["bind"]["http"] == "127.0.0.1:8080"
+    assert checked["haproxy"]["backends"]["api"]["bind"]["http"] == "127.0.0.1:8081"
     assert checked["haproxy"]["backends"]["app"]["bind"]["http"] == ""
 
 
@@ -110,7 +110,7 @@ def test_bad_frontend_key_is_named(frontend, key):
 def test_a_frontend_named_like_a_backend_with_its_own_frontend_is_refused():
     config = site()
     config["haproxy"]["frontends"]["api"] = config["haproxy"]["frontends"].pop("www")
-    config["haproxy"]["backends"]["app"]["bind"] = {"http": "127.0.0.1:8080", "https": ""}
+    config["haproxy"]["backends"]["app"]["bind"] = {"http": "127.0.0.1:8081", "https": ""}
     config["haproxy"]["frontends"]["app"] = {
         "bind": {"http": "127.0.0.1:81"},
         "default_backend": "api",
@@ -149,3 +149,10 @@ def test_the_issue_pillar_merged_over_the_dev_example_gives_the_same_site():
     alone = lbconfig.validate(site())
     assert config["haproxy"]["frontends"] == alone["haproxy"]["frontends"]
     assert config["haproxy"]["backends"] == alone["haproxy"]["backends"]
+
+
+@pytest.mark.parametrize("bind", ["*:8080", "127.0.0.1:8080", ":8080"])
+def test_no_frontend_takes_the_sorry_servers_address(bind):
+    config = site(bind={"http": bind, "https": ""})
+    with pytest.raises(SaltInvocationError, match="sorry_server:host/port"):
+        lbconfig.validate(config)
