@@ -30,8 +30,8 @@ def _env_line(env, desired):
         line += f", until {desired['eta_at']}"
     if desired.get("bypass"):
         line += f", bypass {', '.join(desired['bypass'])}"
-    if desired.get("paths"):
-        line += f", paths {', '.join(desired['paths'])}"
+    for backend, prefixes in sorted((desired.get("paths") or {}).items()):
+        line += f", {backend} paths {', '.join(prefixes)}"
     window = desired.get("window") or {}
     if window.get("start_at"):
         line += f"; window pending from {window['start_at']}"

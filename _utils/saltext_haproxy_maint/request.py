@@ -38,7 +38,8 @@ MODES = ("maint", "drain")
 # The fields that the LB module's start and stop take (the master sends only these): all but
 # the env (the master's to resolve) and the window (the master's to run). And the fields of a
 # start that an environment's desired state keeps, with their value when absent (a returning
-# LB gets them back). A new field is added in FIELDS, parse and, if kept, RECORDED_FIELDS.
+# LB gets them back; paths are kept per backend, by desired.next_desired). A new field is
+# added in FIELDS, parse and, if kept, RECORDED_FIELDS.
 LB_FIELDS = {
     "start": tuple(key for key in FIELDS[names.START_TAG] if key not in ("env", "at", "duration")),
     "stop": tuple(key for key in FIELDS[names.STOP_TAG] if key != "env"),
@@ -49,7 +50,6 @@ RECORDED_FIELDS = {
     "eta": "",
     "eta_at": "",
     "bypass": [],
-    "paths": [],
 }
 MAX_BACKENDS = 200
 MAX_BYPASS = 50

@@ -57,7 +57,7 @@ def test_path_scoped_maintenance_is_shown():
         "paths_in_maintenance": {"app": ["/checkout", "/pay/"]},
         "backends": {},
     }
-    desired = {"active": True, "paths": ["/checkout", "/pay/"]}
+    desired = {"active": True, "paths": {"app": ["/checkout", "/pay/"]}}
     text = outputter.output({"envs": {"prod": {"desired": desired, "lbs": {"lb1": lb}}}})
-    assert "env prod: maintenance ON, paths /checkout, /pay/" in text
+    assert "env prod: maintenance ON, app paths /checkout, /pay/" in text
     assert "lb1 [MAINT] sorry server up, haproxy up; app paths /checkout, /pay/" in text
