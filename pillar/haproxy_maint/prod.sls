@@ -20,7 +20,7 @@ haproxy_maint:
           api1: 10.0.20.11:9000
           api2: 10.0.20.12:9000
         bind:
-          http: "*:8080"
+          http: "*:8081"
           https: "*:8443"
   # tls:pem, the certificate chain and private key as PEM text, comes from a pillar file that
   # only the prod LBs get (e.g. haproxy_maint/prod_tls.sls, GPG-encrypted with #!yaml|gpg),
