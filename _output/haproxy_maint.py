@@ -37,6 +37,9 @@ def _env_line(env, desired):
             line += f" to {window['end_at']}"
     elif window.get("end_at") and desired.get("active"):
         line += f"; window ends {window['end_at']}"
+    failed = desired.get("window_failed") or {}
+    if failed:
+        line += f"; window dropped at {failed.get('dropped_at')}: {failed.get('why')}"
     return line
 
 

@@ -120,11 +120,7 @@ class Master:
             current = self.register.read(req.env)
             if record and current.get("stamp") and req.stamp < current["stamp"]:
                 return self.result(req, began=began, outcomes={}, state="superseded")
-            if lbs is None:
-                lbs = self.config.lbs(req.env)
-            if not lbs:
-                raise Rejected(f"no LB matches env {req.env!r}; nothing recorded")
-            self.pillar.check_backends(req.params.get("backends"), lbs)
+            lbs = self.checked_lbs(req, lbs=lbs)
             wanted = desired.next_desired(
                 current, req, all_backends=lambda: self.pillar.declared(lbs)[0]
             )
@@ -145,6 +141,24 @@ class Master:
             "publish_and_returns_s": round(time.monotonic() - recorded, 4),
         }
         return result
+
+    def checked_lbs(self, req, *, lbs=None):
+        """
+        The LBs that ``req`` goes to, its ``backends`` checked against their pillar; raise
+        :py:class:`Rejected` when no LB matches or a backend is not theirs.
+
+        req
+            A start or stop :py:class:`~saltext_haproxy_maint.desired.Request`.
+
+        lbs
+            The LBs to call (default: every LB of the environment).
+        """
+        if lbs is None:
+            lbs = self.config.lbs(req.env)
+        if not lbs:
+            raise Rejected(f"no LB matches env {req.env!r}; nothing recorded")
+        self.pillar.check_backends(req.params.get("backends"), lbs)
+        return lbs
 
     def call_lbs(self, lbs, fun, kwargs, *, action):
         """Run ``fun`` on ``lbs`` with the timeout of ``action``; ``{lb: outcome}``."""
