@@ -44,7 +44,10 @@ def _env_line(env, desired):
 
 
 def _rows(env, data):
-    rows = [_env_line(env, data.get("desired") or {}), COLUMNS]
+    rows = [_env_line(env, data.get("desired") or {})]
+    if data.get("warning"):
+        rows.append(f"  warning: {data['warning']}")
+    rows.append(COLUMNS)
     for lb, out in sorted((data.get("lbs") or {}).items()):
         if out.get("outcome") != "ok":
             why = f": {out['why']}" if out.get("why") else ""

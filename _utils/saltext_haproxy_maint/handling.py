@@ -16,7 +16,7 @@ from salt.exceptions import SaltInvocationError
 
 from saltext_haproxy_maint import desired, fanout, names, request, sender, signing, timefmt, windows
 from saltext_haproxy_maint.lb_pillar import LBPillar, cached_pillar
-from saltext_haproxy_maint.master_config import MasterConfig, Rejected
+from saltext_haproxy_maint.master_config import NO_SCHEDULER, MasterConfig, Rejected
 from saltext_haproxy_maint.register import Register
 
 log = logging.getLogger(__name__)
@@ -285,7 +285,8 @@ class Master:
 
     def status(self, env=None):
         """
-        Every LB's ``haproxy_maint.status`` and the desired state, per environment.
+        Every LB's ``haproxy_maint.status`` and the desired state, per environment; a
+        ``warning`` where the environment has a window and no scheduler entry would run it.
 
         env
             An environment's name (default every configured one).
@@ -297,7 +298,13 @@ class Master:
                 self.config.environment(name)
                 lbs = self.config.lbs(name)
                 outcomes = self.call_lbs(lbs, "haproxy_maint.status", {}, action="status")
-                report["envs"][name] = {"desired": self.register.read(name), "lbs": outcomes}
+                record = self.register.read(name)
+                report["envs"][name] = {"desired": record, "lbs": outcomes}
+                if (
+                    desired.kept_window(record, ending=False)
+                    and not self.config.windows_scheduled()
+                ):
+                    report["envs"][name]["warning"] = f"its window will not run: {NO_SCHEDULER}"
                 if any(out["outcome"] != "ok" for out in outcomes.values()):
                     report["retcode"] = names.RETCODE_INCOMPLETE
         except Rejected as err:

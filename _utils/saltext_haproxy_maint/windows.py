@@ -4,7 +4,8 @@ Scheduled windows: a start with ``at`` (later) and/or ``duration`` (ends by itse
 the windows that have come due. A window is kept with the desired state, so it survives a
 master restart.
 
-A window is checked like a start now (target, backends) when it is asked for. One that
+A window needs that scheduler (a ``schedule:`` entry for ``run_windows`` in the master
+config) and is checked like a start now (target, backends) when it is asked for. One that
 still cannot run when it comes due is rejected once and dropped; the record says why.
 
 Every function takes the :py:class:`saltext_haproxy_maint.handling.Master` it works for.
@@ -14,7 +15,7 @@ import logging
 import time
 
 from saltext_haproxy_maint import desired, names, timefmt
-from saltext_haproxy_maint.master_config import Rejected
+from saltext_haproxy_maint.master_config import NO_SCHEDULER, Rejected
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +23,8 @@ log = logging.getLogger(__name__)
 def start_window(master, req):
     """
     A start with ``at`` and/or ``duration``: run it now (and record its end), or check it
-    and record it as a pending window. A request older than the recorded one is
-    ``superseded`` and records nothing.
+    and record it as a pending window. :py:class:`Rejected` without the scheduler entry; a
+    request older than the recorded one is ``superseded`` and records nothing.
 
     master
         The :py:class:`~saltext_haproxy_maint.handling.Master`.
@@ -32,6 +33,8 @@ def start_window(master, req):
         The start :py:class:`~saltext_haproxy_maint.desired.Request`.
     """
     began = time.monotonic()
+    if not master.config.windows_scheduled():
+        raise Rejected(f"at and duration need the master's scheduler: {NO_SCHEDULER}")
     window, params = desired.plan_window(req.params, timefmt.now())
     req = desired.Request(req.action, req.env, params, req.sender, req.stamp)
     if not window["start_at"]:

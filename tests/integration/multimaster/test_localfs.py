@@ -50,10 +50,11 @@ def test_a_master_without_cache_setting_keeps_the_record_in_localfs(tmp_path):
         "runner_dirs": [str(REPO / "_runners")],
         "utils_dirs": [str(REPO / "_utils")],
         # A window is checked when it is scheduled: its target must match an LB (an accepted
-        # key here).
+        # key here), and the master's scheduler must have the entry that will run it.
         "haproxy_maint": {
             "environments": {ENV: {"trust": "minion-id", "target": LB_ID, "tgt_type": "list"}}
         },
+        "schedule": {"haproxy_maint_windows": {"function": "haproxy_maint.run_windows"}},
     }
     (tmp_path / "master").write_text(yaml.safe_dump(config))
     accepted = tmp_path / "pki" / "minions"

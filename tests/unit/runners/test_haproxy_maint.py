@@ -45,6 +45,10 @@ PILLAR = {
 }
 
 
+# The example master config's scheduler entry: without it, no window is accepted.
+WINDOWS_JOB = {"function": "haproxy_maint.run_windows", "seconds": 10}
+
+
 class FakeCache:
     def __init__(self):
         self.banks = {"pillar": {"lb1": PILLAR, "lb2": PILLAR}}
@@ -123,6 +127,7 @@ def master(monkeypatch, tmp_path, cache, lbs, fired):
         "cachedir": str(tmp_path),
         "id": "master-a",
         "pki_dir": str(tmp_path / "pki"),
+        "schedule": {"haproxy_maint_windows": WINDOWS_JOB},
     }
     defaults = yaml.safe_load((REPO / "salt/haproxy_maint/defaults.yaml").read_text())
     monkeypatch.setattr(runner, "__opts__", opts, raising=False)
@@ -403,6 +408,40 @@ def test_an_older_cancel_is_superseded_and_keeps_the_window(cache, clock, lbs):
     result = runner.handle_event("maint/cancel", cancel)
     assert result["state"] == "superseded" and result["retcode"] == 0
     assert cache.desired("dev")["window"]["start_at"] == "2026-11-28T02:00:00Z"
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        {},
+        {"other": {"function": "jobs.list_jobs", "seconds": 10}},
+        {"haproxy_maint_windows": {**WINDOWS_JOB, "enabled": False}},
+        {"enabled": False, "haproxy_maint_windows": WINDOWS_JOB},
+    ],
+)
+@pytest.mark.parametrize(
+    "window", [{"duration": 8}, {"at": "2026-11-28T02:00:00Z"}, {"duration": "1h", "test": True}]
+)
+def test_without_the_scheduler_entry_a_window_is_refused(
+    schedule, window, master, clock, lbs, cache, fired
+):
+    master["schedule"] = schedule
+    result = runner.start("dev", **window)
+    assert result["state"] == "rejected" and result["retcode"] == names.RETCODE_REJECTED
+    assert "haproxy_maint.run_windows" in result["why"] and "schedule" in result["why"]
+    assert lbs.calls == [] and cache.desired("dev") is None
+
+
+def test_status_flags_a_window_that_nothing_will_run(master, clock, lbs):
+    runner.start("dev", at="2026-11-28T02:00:00Z")
+    assert "warning" not in runner.status("dev")["data"]["envs"]["dev"]
+    master["schedule"] = {}
+    report = runner.status("dev")["data"]
+    assert "haproxy_maint.run_windows" in report["envs"]["dev"]["warning"]
+    assert "  warning: its window will not run" in output.output(report)
+    # A start now and a cancel need no scheduler.
+    assert runner.start("dev")["state"] == "ok"
+    assert runner.cancel("dev")["state"] == "cancelled"
 
 
 # --- signed requests ---------------------------------------------------------------------
