@@ -7,6 +7,9 @@ A record (what :py:class:`saltext_haproxy_maint.register.Register` stores) is::
      "mode": "maint", "reason": "", "eta": "", "eta_at": "", "bypass": [],
      "window": {"start_at": ISO or "", "end_at": ISO or "", "params": {...}, "by": sender}}
 
+A window that could not start or end when it came due is dropped and leaves
+``"window_failed": {"start_at", "end_at", "why", "dropped_at"}`` until the next request.
+
 ``backends: None`` means every maintained backend. A pending window (``start_at`` set)
 outlives any start or stop: only ``cancel`` drops it. A running window (only ``end_at``)
 ends with the maintenance it belongs to.
@@ -18,6 +21,8 @@ import datetime
 
 from saltext_haproxy_maint import timefmt
 from saltext_haproxy_maint.request import RECORDED_FIELDS
+
+FAILED_WINDOW = "window_failed"
 
 
 @dataclasses.dataclass

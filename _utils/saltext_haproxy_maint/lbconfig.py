@@ -26,6 +26,9 @@ SALT_URL_RE = re.compile(r"^(salt|https?|file)://\S+$")
 MANAGERS = ("system", "supervisord")
 SIGNALS = ("TERM", "HUP", "INT", "QUIT", "KILL", "USR1", "USR2")
 BINDS = ("http", "https")
+# The open page never polls its status document faster than this (MIN_POLL_S in the page's
+# index.html, which falls back to its default for less): refused below it at render time.
+POLL_INTERVAL_MIN = 2
 MASKED_VALUE = "** masked **"
 
 
@@ -91,6 +94,12 @@ def _bool(path, value):
 def _number(path, value):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         _fail(path, f"expected a positive number, got {value!r}")
+    return value
+
+
+def _poll_interval(path, value):
+    if _number(path, value) < POLL_INTERVAL_MIN:
+        _fail(path, f"{value!r} is below the page's floor of {POLL_INTERVAL_MIN} seconds")
     return value
 
 
@@ -296,7 +305,7 @@ _VISITOR = _dict(
     {
         "retry_after": _count,
         "asset_max_age": _count,
-        "poll_interval": _number,
+        "poll_interval": _poll_interval,
         "map_file": _abs_path,
         "bypass_file": _abs_path,
         "bypass": _dict(
@@ -444,9 +453,11 @@ def _binds_overlap(path, one, other):
 
 
 def _check_cross_keys(config):
-    """Rules between keys: unique binds, the sorry server's name free in every backend."""
-    sorry_name = config["sorry_server"]["name"]
-    seen = []
+    """Rules between keys: unique binds (the sorry server's address among them), the sorry
+    server's name free in every backend."""
+    sorry = config["sorry_server"]
+    sorry_name = sorry["name"]
+    seen = [(f"{ROOT}:sorry_server", f"{sorry['host']}:{sorry['port']}")]
     for name, backend in config["haproxy"]["backends"].items():
         path = f"{ROOT}:haproxy:backends:{name}"
         if backend["sorry"] and sorry_name in backend["servers"]:
@@ -494,7 +505,8 @@ def validate(config):
     ``SaltInvocationError`` naming the first bad key, as ``haproxy_maint:<path>``: missing or
     unknown keys, wrong types, names that break the runtime API's name rule, malformed
     ``host:port``, ports out of range, relative paths, a TCP runtime socket off loopback, a
-    runtime socket mode open to others, a bind used twice.
+    runtime socket mode open to others, a bind used twice or on the sorry server's address, a
+    ``visitor:poll_interval`` below the page's floor.
 
     config
         The map: ``defaults.yaml`` with ``pillar['haproxy_maint']`` merged over it.

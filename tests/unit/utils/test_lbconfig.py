@@ -185,3 +185,32 @@ def test_bad_secret_is_not_in_the_message():
 def test_good_secret_passes():
     config = lbconfig.validate(dev_with(visitor__bypass__secret="A" * 16 + "_-9"))
     assert config["visitor"]["bypass"]["secret"] == "A" * 16 + "_-9"
+
+
+# --- issue 21: the sorry server's address, the page's poll floor --------------------------
+
+
+@pytest.mark.parametrize("bind", ["*:8080", ":8080", "0.0.0.0:8080", "127.0.0.1:8080"])
+def test_a_bind_on_the_sorry_servers_address_names_both_keys(bind):
+    # The sorry server listens on 127.0.0.1:8080 (defaults.yaml).
+    with pytest.raises(SaltInvocationError) as err:
+        lbconfig.validate(dev_with(haproxy__backends__app__bind__http=bind))
+    message = str(err.value)
+    assert "haproxy_maint:haproxy:backends:app:bind:http" in message
+    assert "haproxy_maint:sorry_server" in message
+    # Another address on the same port is free.
+    config = lbconfig.validate(dev_with(haproxy__backends__app__bind__http="127.0.0.2:8080"))
+    assert config["haproxy"]["backends"]["app"]["bind"]["http"] == "127.0.0.2:8080"
+
+
+@pytest.mark.parametrize("interval", [1, 1.5, 0.5])
+def test_a_poll_interval_below_the_pages_floor_is_refused(interval):
+    with pytest.raises(SaltInvocationError, match=r"visitor:poll_interval: .* floor of 2 seconds"):
+        lbconfig.validate(dev_with(visitor__poll_interval=interval))
+
+
+def test_the_poll_floor_passes_and_is_the_pages_own():
+    config = lbconfig.validate(dev_with(visitor__poll_interval=lbconfig.POLL_INTERVAL_MIN))
+    assert config["visitor"]["poll_interval"] == 2
+    page = (REPO / "salt/haproxy_maint/files/page/index.html").read_text()
+    assert f"var MIN_POLL_S = {lbconfig.POLL_INTERVAL_MIN};" in page
