@@ -30,6 +30,8 @@ BINDS = ("http", "https")
 # index.html, which falls back to its default for less): refused below it at render time.
 POLL_INTERVAL_MIN = 2
 MASKED_VALUE = "** masked **"
+# The name a sorry server or a bind may use for the loopback address HAProxy binds.
+LOCALHOST = {"localhost": "127.0.0.1"}
 
 
 def _fail(path, problem):
@@ -443,9 +445,11 @@ def _merge_backend_defaults(haproxy):
 
 
 def _binds_overlap(path, one, other):
-    """Same port, and the same host or a wildcard on either side."""
+    """Same port, and the same host (``localhost`` is 127.0.0.1) or a wildcard on either
+    side."""
     host, port = split_hostport(path, one)
     other_host, other_port = split_hostport(path, other)
+    host, other_host = (LOCALHOST.get(name, name) for name in (host, other_host))
     wildcards = ("", "*", "0.0.0.0", "[::]")
     return port == other_port and (
         host == other_host or host in wildcards or other_host in wildcards

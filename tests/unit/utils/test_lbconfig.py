@@ -203,6 +203,15 @@ def test_a_bind_on_the_sorry_servers_address_names_both_keys(bind):
     assert config["haproxy"]["backends"]["app"]["bind"]["http"] == "127.0.0.2:8080"
 
 
+def test_a_sorry_server_named_localhost_is_127_0_0_1():
+    with pytest.raises(SaltInvocationError, match="haproxy_maint:sorry_server"):
+        lbconfig.validate(
+            dev_with(
+                sorry_server__host="localhost", haproxy__backends__app__bind__http="127.0.0.1:8080"
+            )
+        )
+
+
 @pytest.mark.parametrize("interval", [1, 1.5, 0.5])
 def test_a_poll_interval_below_the_pages_floor_is_refused(interval):
     with pytest.raises(SaltInvocationError, match=r"visitor:poll_interval: .* floor of 2 seconds"):
