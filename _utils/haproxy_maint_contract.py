@@ -577,6 +577,12 @@ def _count(path, value):
     return value
 
 
+def _positive_count(path, value):
+    if _count(path, value) == 0:
+        _fail(path, "expected a whole number > 0, got 0")
+    return value
+
+
 def _port(path, value):
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
         _fail(path, f"expected a port 1-65535, got {value!r}")
@@ -769,6 +775,14 @@ _VISITOR = _dict(
         "retry_after": _count,
         "asset_max_age": _count,
         "poll_interval": _number,
+        "cache": _dict(
+            {
+                "max_age": _positive_count,
+                "last_good_max_age": _positive_count,
+                "max_object_bytes": _positive_count,
+                "size_mb": _positive_count,
+            }
+        ),
         "map_file": _abs_path,
         "bypass_file": _abs_path,
         "bypass": _dict(
@@ -784,8 +798,25 @@ _VISITOR = _dict(
 )
 
 
+# Bytes HAProxy's cache keeps for an answer's headers on top of the largest page file (the
+# template, haproxy.cfg.jinja's CACHE_HEADER_ROOM, adds the same to max-object-size).
+CACHE_HEADER_ROOM = 8192
+
+
+def _check_page_cache(cache):
+    """HAProxy refuses a cache whose objects may exceed half of its memory."""
+    path = f"{ROOT}:visitor:cache"
+    if 2 * (cache["max_object_bytes"] + CACHE_HEADER_ROOM) > cache["size_mb"] * 1024 * 1024:
+        _fail(
+            f"{path}:size_mb",
+            f"{cache['size_mb']} MB holds fewer than two objects of max_object_bytes "
+            f"{cache['max_object_bytes']} (+{CACHE_HEADER_ROOM} for headers): raise size_mb",
+        )
+
+
 def _check_visitor(config):
     """A backend may not be named like another one's bypass backend."""
+    _check_page_cache(config["visitor"]["cache"])
     suffix = config["visitor"]["bypass"]["backend_suffix"]
     for name in config["haproxy"]["backends"]:
         if name.endswith(suffix):
@@ -860,6 +891,7 @@ SCHEMA = _dict(
                 "host": _host,
                 "port": _port,
                 "maxconn": _count,
+                "maxqueue": _count,
                 "program": _name,
                 "npm_package": _name,
                 "version": _name,
