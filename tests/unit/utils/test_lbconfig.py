@@ -9,7 +9,7 @@ from salt.exceptions import SaltInvocationError
 from salt.utils.dictupdate import merge
 
 from harness import REPO
-from saltext_haproxy_maint import lbconfig
+from saltext_haproxy_maint import lbconfig, schema
 
 DEFAULTS = yaml.safe_load((REPO / "salt/haproxy_maint/defaults.yaml").read_text())["haproxy_maint"]
 ENVIRONMENTS = ("prod", "staging", "dev")
@@ -128,11 +128,11 @@ def test_loopback_tcp_socket_passes(address):
     ],
 )
 def test_is_loopback(host, expected):
-    assert lbconfig.is_loopback(host) is expected
+    assert schema.is_loopback(host) is expected
 
 
 def test_split_hostport_ipv6():
-    assert lbconfig.split_hostport("k", "[::1]:8080") == ("[::1]", 8080)
+    assert schema.split_hostport("k", "[::1]:8080") == ("[::1]", 8080)
 
 
 def test_lb_config_merges_pillar_over_defaults_once_for_everyone():
@@ -162,11 +162,22 @@ def test_lb_config_refuses_a_pillar_that_is_not_a_mapping():
         ({"visitor__map_file": "maintenance.map"}, "visitor:map_file"),
         ({"visitor__retry_after": "300"}, "visitor:retry_after"),
         ({"visitor__poll_interval": 0}, "visitor:poll_interval"),
+        ({"visitor__cache__max_age": 0}, "visitor:cache:max_age"),
+        ({"visitor__cache__max_object_bytes": 1.5}, "visitor:cache:max_object_bytes"),
+        ({"visitor__cache__size_mb": 1}, "visitor:cache:size_mb"),
+        ({"sorry_server__maxqueue": -1}, "sorry_server:maxqueue"),
     ],
 )
 def test_bad_visitor_key_is_named(changes, key):
     with pytest.raises(SaltInvocationError, match=f"haproxy_maint:{key}[: ]"):
         lbconfig.validate(dev_with(**changes))
+
+
+def test_page_cache_that_holds_two_objects_passes():
+    config = lbconfig.validate(
+        dev_with(visitor__cache__max_object_bytes=65536, visitor__cache__size_mb=1)
+    )
+    assert config["visitor"]["cache"]["size_mb"] == 1
 
 
 def test_backend_named_like_a_bypass_backend_is_refused():
