@@ -5,7 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from harness import REPO
+
 SALT_CALL = str(Path(sys.executable).with_name("salt-call"))
 SALT_TIMEOUT = 300
 
