@@ -197,6 +197,44 @@ def test_rejected_changes_nothing(tag, fields, sender, why, lbs, cache, fired):
     assert fired[-1][0] == "maint/rejected"
 
 
+STAMP = {"_stamp": "2026-11-26T10:00:00.000000"}
+
+
+@pytest.mark.parametrize(
+    ("tag", "data", "command"),
+    [
+        # salt-run event.send maint/start '{"env": "prod"}': the master's own bus.
+        ("maint/start", {"env": "prod", **STAMP}, "`salt-run haproxy_maint.start prod`"),
+        ("maint/stop", {"env": "dev", **STAMP}, "`salt-run haproxy_maint.stop dev`"),
+        ("maint/cancel", {"env": "dev", **STAMP}, "`salt-run haproxy_maint.cancel dev`"),
+        # salt-run event.send maint/start: no data at all.
+        ("maint/start", dict(STAMP), "`salt-run haproxy_maint.start`"),
+        # A batched minion event whose item has no "data": the item itself is the event.
+        ("maint/start", {"tag": "maint/start", "env": "prod"}, "haproxy_maint.start prod`"),
+        # An env that is no valid name never reaches the advice.
+        ("maint/start", {"env": "prod; reboot", **STAMP}, "`salt-run haproxy_maint.start`"),
+    ],
+)
+def test_top_level_fields_are_refused_with_what_to_run(tag, data, command, lbs, cache, fired):
+    result = runner.handle_event(tag, data)
+    assert result["state"] == "rejected" and result["retcode"] == names.RETCODE_REJECTED
+    assert command in result["why"] and "not under 'data'" in result["why"]
+    assert "NoneType" not in result["why"]
+    assert lbs.calls == [] and not any(
+        bank.startswith(register.DESIRED_BANK) for bank in cache.banks
+    )
+    assert fired[-1][0] == "maint/rejected"
+
+
+def test_a_minion_event_keeps_its_shape(lbs):
+    # salt-call event.send: the master fires the whole load, the fields under "data" (with
+    # salt-call's own __pub_* keys, which are Salt's and not the request's).
+    load = {"id": "ops-1", "cmd": "_minion_event", "tag": "maint/start", "pretag": None}
+    data = {**load, "data": {"env": "dev", "__pub_fun": "event.send"}, **STAMP}
+    assert runner.handle_event("maint/start", data)["state"] == "ok"
+    assert lbs.calls[0][0] == ("lb1", "lb2")
+
+
 @pytest.mark.parametrize("tag", ["maint/start/x", "MAINT/START", "maint/result", "maint/rejected"])
 def test_other_tags_are_ignored_without_an_answer(tag, lbs, fired):
     assert runner.handle_event(tag, event({"env": "dev"}))["state"] == "ignored"
