@@ -146,7 +146,7 @@ class Master:
                 return self.result(req, began=began, outcomes={}, state="superseded")
             lbs = self.checked_lbs(req, lbs=lbs)
             wanted = desired.next_desired(
-                current, req, all_backends=lambda: self.pillar.declared(lbs)[0]
+                current, req, all_backends=lambda: self.pillar.all_maintained(lbs)
             )
             if record and not req.test and not self.register.write(req.env, wanted):
                 # Another master recorded a newer request between our read and our write.

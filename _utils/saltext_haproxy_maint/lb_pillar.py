@@ -83,18 +83,39 @@ class LBPillar:
     def declared(self, lbs):
         """
         The maintained backends (the union over ``lbs``) and the sorry servers' names, as two
-        sets.
+        sets, and the LBs whose pillar does not name their backends (``manage_config: false``
+        with no ``haproxy:maintain``: they find them in their running HAProxy), sorted.
 
         lbs
             The LBs' minion ids.
         """
         cache = salt.cache.factory(self.opts)
-        backends, sorry_names = set(), set()
+        backends, sorry_names, undeclared = set(), set(), []
         for minion in lbs:
             config = self.config(cache, minion)
             backends.update(lbconfig.maintained_backends(config))
             sorry_names.add(config["sorry_server"]["name"])
-        return backends, sorry_names
+            if not config["haproxy"]["manage_config"] and not config["haproxy"]["maintain"]:
+                undeclared.append(minion)
+        return backends, sorry_names, sorted(undeclared)
+
+    def all_maintained(self, lbs):
+        """
+        Every backend that ``lbs`` maintain, as a set; raise :py:class:`Rejected` when an LB's
+        pillar does not name its backends (a stop of some backends cannot then say which
+        remain in maintenance).
+
+        lbs
+            The LBs' minion ids.
+        """
+        backends, _sorry_names, undeclared = self.declared(lbs)
+        if undeclared:
+            raise Rejected(
+                f"the pillar of {', '.join(undeclared)} names no backends (manage_config: false "
+                "without haproxy:maintain): stop the whole maintenance, or list the backends "
+                "in haproxy:maintain"
+            )
+        return backends
 
     def check_backends(self, wanted, lbs):
         """
@@ -109,11 +130,12 @@ class LBPillar:
         """
         if wanted is None:
             return
-        declared, sorry_names = self.declared(lbs)
+        declared, sorry_names, undeclared = self.declared(lbs)
         for name in wanted:
             if name in sorry_names:
                 raise Rejected(f"{name!r} is the sorry server, not a backend")
-            if name not in declared:
+            # An LB that finds its backends in its running HAProxy checks the name itself.
+            if name not in declared and not undeclared:
                 raise Rejected(
                     f"unknown backend {name!r} (maintained: "
                     f"{', '.join(sorted(declared)) or 'none'})"

@@ -627,3 +627,24 @@ def test_a_catch_up_without_record_sends_no_stamp(lbs):
     # Stamped "now", it would make the LB refuse a request received before it.
     runner.catch_up("lb1")
     assert lbs.calls[0][1] == "haproxy_maint.stop" and "stamp" not in lbs.calls[0][2]
+
+
+@pytest.fixture
+def own_config_lbs(cache):
+    """Both LBs' pillars: haproxy.cfg managed by another tool, no backends named."""
+    pillar = {"haproxy_maint": {"env": "prod", "haproxy": {"manage_config": False}}}
+    cache.banks["pillar"] = {"lb1": pillar, "lb2": pillar}
+    return pillar
+
+
+def test_backends_of_lbs_that_read_them_from_haproxy_go_to_the_lbs(own_config_lbs, lbs):
+    result = runner.handle_event("maint/start", event({"env": "dev", "backends": ["https-in"]}))
+    assert result["state"] == "ok"
+    assert lbs.calls[0][2]["backends"] == ["https-in"]
+
+
+def test_a_partial_stop_of_lbs_that_name_no_backends_is_refused(own_config_lbs, lbs, cache):
+    runner.handle_event("maint/start", event({"env": "dev"}))
+    result = runner.handle_event("maint/stop", event({"env": "dev", "backends": ["https-in"]}))
+    assert result["state"] == "rejected" and "haproxy:maintain" in result["why"]
+    assert cache.desired("dev")["active"] is True and len(lbs.calls) == 1
