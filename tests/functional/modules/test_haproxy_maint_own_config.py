@@ -17,6 +17,7 @@ from harness.sandbox import PAGE_MARK, AppServer, http_get, http_request, is_pag
 REPO = Path(__file__).resolve().parents[3]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 PAGE_DIR = REPO / "salt/haproxy_maint/files/page"
+EXAMPLES = REPO / "docs/examples/own-haproxy"
 HAPROXY = "/usr/sbin/haproxy"
 # Bounded waits for what HAProxy does by itself (a reload's new worker, a health check with
 # the reference's inter 10s and rise 2); the tests poll, they never sleep.
@@ -57,6 +58,26 @@ def start_haproxy(workdir, text_for):
     return instance.start()
 
 
+def loaders_with(minion_opts, tmp_path, pillar):
+    """Salt's loaders with ``pillar`` as the LB's pillar (a pillar tree under tmp_path)."""
+    pillar_dir = tmp_path / "pillar"
+    pillar_dir.mkdir()
+    (pillar_dir / "top.sls").write_text("base:\n  '*':\n    - lb\n")
+    (pillar_dir / "lb.sls").write_text(yaml.safe_dump(pillar))
+    return Loaders(dict(minion_opts, pillar_roots={"base": [str(pillar_dir)]}))
+
+
+def render(loaders, path, **context):
+    """The Jinja template at ``path`` rendered by Salt, as a state's ``template: jinja``."""
+    return loaders.modules.file.apply_template_on_contents(
+        contents=Path(path).read_text(),
+        template="jinja",
+        context=context,
+        defaults={},
+        saltenv="base",
+    )
+
+
 def loaders_for(minion_opts, tmp_path, haproxy, sorry_port):
     """Salt's loaders with this LB's pillar: manage_config false, every path under tmp_path."""
     pillar = {
@@ -78,11 +99,7 @@ def loaders_for(minion_opts, tmp_path, haproxy, sorry_port):
             },
         }
     }
-    pillar_dir = tmp_path / "pillar"
-    pillar_dir.mkdir()
-    (pillar_dir / "top.sls").write_text("base:\n  '*':\n    - lb\n")
-    (pillar_dir / "lb.sls").write_text(yaml.safe_dump(pillar))
-    return Loaders(dict(minion_opts, pillar_roots={"base": [str(pillar_dir)]}))
+    return loaders_with(minion_opts, tmp_path, pillar)
 
 
 def admin(haproxy, backend="https-in"):
@@ -226,18 +243,14 @@ def formula_lb(minion_opts, tmp_path, apps, sorry_port):
     # What the highstate applies with manage_config false: the visitor's files, 503 page.
     applied = loaders.modules.state.sls("haproxy_maint.visitor")
     assert not applied.failed, applied.raw
-    haproxy.config = loaders.modules.file.apply_template_on_contents(
-        contents=(FIXTURES / "haproxy-formula.cfg.jinja").read_text(),
-        template="jinja",
-        context={
-            "socket": haproxy.socket,
-            "state_file": haproxy.state_file,
-            "listen_port": listen_port,
-            "sorry_port": sorry_port,
-            **apps,
-        },
-        defaults={},
-        saltenv="base",
+    haproxy.config = render(
+        loaders,
+        FIXTURES / "haproxy-formula.cfg.jinja",
+        socket=haproxy.socket,
+        state_file=haproxy.state_file,
+        listen_port=listen_port,
+        sorry_port=sorry_port,
+        **apps,
     )
     haproxy.start()
     yield loaders, haproxy, f"http://127.0.0.1:{listen_port}/"
@@ -272,3 +285,13 @@ def test_the_formula_config_has_every_part_and_maintenance_outlives_a_reload(for
     assert is_page(*http_request(url)[::2])
     assert maint.stop()["changed"] == {"www": list(SERVERS)}
     wait_for(lambda: serves_app(url), BACK_UP_TIMEOUT, "the app back behind HAProxy")
+
+
+def test_the_docs_example_is_what_its_template_renders(minion_opts, tmp_path):
+    loaders = loaders_with(
+        minion_opts, tmp_path, {"haproxy_maint": {"haproxy": {"manage_config": False}}}
+    )
+    rendered = render(loaders, EXAMPLES / "haproxy.cfg.jinja")
+    assert rendered == (EXAMPLES / "haproxy.cfg").read_text()
+    assert "server localhost 127.0.0.1:8080 maxconn 500 backup\n" in rendered
+    assert "use_backend www:bypass if maint_on maint_bypass" in rendered
