@@ -11,7 +11,9 @@ written before HAProxy is touched, and it is what a reload, a restart, a highsta
 (``haproxy_maint.converged`` state) or a returning minion re-applies. After every change the
 server state file is dumped, so an HAProxy restart loads the admin states back by itself.
 
-Configuration comes from pillar ``haproxy_maint`` (see the pillar reference).
+Configuration comes from pillar ``haproxy_maint`` (see the pillar reference). With
+``haproxy:manage_config: false`` another tool renders haproxy.cfg, and the backends come from
+the running HAProxy (:py:mod:`saltext_haproxy_maint.discovery`).
 """
 
 import logging
@@ -247,7 +249,10 @@ def start(
 
     backends
         Backend names; default every backend of the LB's pillar that has the sorry server as
-        ``backup``. An empty list is refused.
+        ``backup``. An empty list is refused. With ``haproxy:manage_config: false``: the
+        running HAProxy's backends that have a ``backup`` server at the sorry server's
+        address (``show stat``, ``show servers state``); a backend it lacks, or one without
+        that server, raises ``SaltInvocationError`` naming those it has, or the line to add.
 
     mode
         ``maint`` (default), or ``drain``: no new sessions, wait up to ``drain_timeout``
@@ -268,7 +273,9 @@ def start(
         CIDRs (``10.1.2.0/24``, an address alone means one host) whose requests still reach
         the app servers while everyone else gets the page; at most 50, none wider than /8
         (IPv4) or /16 (IPv6), so never ``0.0.0.0/0`` or ``::/0``. Replaces the bypass of an
-        earlier start; cleared by the stop that ends the maintenance.
+        earlier start; cleared by the stop that ends the maintenance. A new CIDR raises
+        ``SaltInvocationError`` when the running HAProxy has not loaded the visitor block's
+        map and bypass ACL (``show map``, ``show acl``), naming the missing lines.
 
     stamp
         The request's time stamp (set by the master); a request older than the one recorded
