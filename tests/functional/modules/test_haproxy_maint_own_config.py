@@ -190,6 +190,14 @@ def test_after_a_reload_the_highstate_state_brings_maintenance_back(reference_lb
     assert PAGE_MARK in http_get(url)[1]
 
 
+def test_drain_mode_ends_in_maint_on_the_reference_config(reference_lb):
+    loaders, haproxy, url = reference_lb
+    result = loaders.modules.haproxy_maint.start(mode="drain", drain_timeout=0)
+    assert result["changed"] == {"https-in": list(SERVERS)} and "drain" in result
+    assert admin(haproxy) == {"server01": "1", "server02": "1", "localhost": "0"}
+    assert PAGE_MARK in http_get(url)[1]
+
+
 def test_check_config_names_what_the_reference_lacks_and_its_cost(reference_lb):
     loaders, haproxy, _url = reference_lb
     report = loaders.modules.haproxy_maint.check_config()
