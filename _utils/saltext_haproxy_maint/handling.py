@@ -146,7 +146,9 @@ class Master:
                 return self.result(req, began=began, outcomes={}, state="superseded")
             lbs = self.checked_lbs(req, lbs=lbs)
             wanted = desired.next_desired(
-                current, req, all_backends=lambda: self.pillar.all_maintained(lbs)
+                current,
+                req,
+                all_backends=lambda: self.pillar.all_maintained(lbs, running=self.running_backends),
             )
             if record and not req.test and not self.register.write(req.env, wanted):
                 # Another master recorded a newer request between our read and our write.
@@ -181,8 +183,24 @@ class Master:
             lbs = self.config.lbs(req.env)
         if not lbs:
             raise Rejected(f"no LB matches env {req.env!r}; nothing recorded")
-        self.pillar.check_backends(req.params.get("backends"), lbs)
+        self.pillar.check_backends(req.params.get("backends"), lbs, running=self.running_backends)
         return lbs
+
+    def running_backends(self, lbs):
+        """
+        The backends that ``lbs`` maintain in their running HAProxy (their
+        ``haproxy_maint.status``, one publish), as a set; None when one of them did not
+        answer or could not reach its HAProxy.
+
+        lbs
+            The LBs' minion ids.
+        """
+        found = set()
+        for outcome in self.call_lbs(lbs, "haproxy_maint.status", {}, action="status").values():
+            if outcome["outcome"] != "ok" or outcome.get("haproxy") != "up":
+                return None
+            found.update(outcome.get("backends") or {})
+        return found
 
     def call_lbs(self, lbs, fun, kwargs, *, action):
         """Run ``fun`` on ``lbs`` with the timeout of ``action``; ``{lb: outcome}``."""

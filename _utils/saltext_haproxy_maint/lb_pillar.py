@@ -99,25 +99,31 @@ class LBPillar:
                 undeclared.append(minion)
         return backends, sorry_names, sorted(undeclared)
 
-    def all_maintained(self, lbs):
+    def all_maintained(self, lbs, *, running):
         """
-        Every backend that ``lbs`` maintain, as a set; raise :py:class:`Rejected` when an LB's
-        pillar does not name its backends (a stop of some backends cannot then say which
-        remain in maintenance).
+        Every backend that ``lbs`` maintain, as a set: from their pillar, or from their
+        running HAProxy; raise :py:class:`Rejected` when an LB cannot say (a stop of some
+        backends could not tell which remain in maintenance).
 
         lbs
             The LBs' minion ids.
+
+        running
+            As for :py:meth:`check_backends`.
         """
         backends, _sorry_names, undeclared = self.declared(lbs)
         if undeclared:
-            raise Rejected(
-                f"the pillar of {', '.join(undeclared)} names no backends (manage_config: false "
-                "without haproxy:maintain): stop the whole maintenance, or list the backends "
-                "in haproxy:maintain"
-            )
+            found = running(undeclared)
+            if found is None:
+                raise Rejected(
+                    f"{', '.join(undeclared)} could not say which backends their running HAProxy "
+                    "has (manage_config: false): stop the whole maintenance, or name the "
+                    "backends in haproxy:maintain"
+                )
+            backends |= found
         return backends
 
-    def check_backends(self, wanted, lbs):
+    def check_backends(self, wanted, lbs, *, running):
         """
         Raise :py:class:`Rejected` unless every name of ``wanted`` is a backend that one of
         ``lbs`` maintains (None: every backend, nothing to check).
@@ -127,15 +133,25 @@ class LBPillar:
 
         lbs
             The LBs' minion ids.
+
+        running
+            A function that returns the backends some LBs find in their running HAProxy (for
+            those whose pillar names none, ``manage_config: false``), as a set, or None when
+            one of them could not say (each LB then checks the names itself). Called only
+            when a name is not in any pillar.
         """
         if wanted is None:
             return
         declared, sorry_names, undeclared = self.declared(lbs)
+        if undeclared and any(name not in declared for name in wanted):
+            found = running(undeclared)
+            if found is None:
+                return
+            declared |= found
         for name in wanted:
             if name in sorry_names:
                 raise Rejected(f"{name!r} is the sorry server, not a backend")
-            # An LB that finds its backends in its running HAProxy checks the name itself.
-            if name not in declared and not undeclared:
+            if name not in declared:
                 raise Rejected(
                     f"unknown backend {name!r} (maintained: "
                     f"{', '.join(sorted(declared)) or 'none'})"

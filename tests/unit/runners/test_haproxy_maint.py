@@ -637,14 +637,43 @@ def own_config_lbs(cache):
     return pillar
 
 
-def test_backends_of_lbs_that_read_them_from_haproxy_go_to_the_lbs(own_config_lbs, lbs):
+def test_backends_of_lbs_that_read_them_from_haproxy_are_checked_there(own_config_lbs, lbs):
+    # What every LB's haproxy_maint.status says (and, here, its start too).
+    lbs.answer = {"haproxy": "up", "backends": {"https-in": {}}, "changed": {}}
     result = runner.handle_event("maint/start", event({"env": "dev", "backends": ["https-in"]}))
     assert result["state"] == "ok"
-    assert lbs.calls[0][2]["backends"] == ["https-in"]
+    assert [call[1] for call in lbs.calls] == ["haproxy_maint.status", "haproxy_maint.start"]
+    assert lbs.calls[1][2]["backends"] == ["https-in"]
 
 
-def test_a_partial_stop_of_lbs_that_name_no_backends_is_refused(own_config_lbs, lbs, cache):
+def test_a_backend_no_running_haproxy_has_is_refused_before_recording(own_config_lbs, lbs, cache):
+    lbs.answer = {"haproxy": "up", "backends": {"https-in": {}}}
+    result = runner.handle_event("maint/start", event({"env": "dev", "backends": ["shop"]}))
+    assert result["state"] == "rejected"
+    assert "unknown backend 'shop' (maintained: https-in)" in result["why"]
+    assert [call[1] for call in lbs.calls] == ["haproxy_maint.status"]
+    assert not any(bank.startswith(register.DESIRED_BANK) for bank in cache.banks)
+
+
+def test_an_lb_that_cannot_say_checks_the_backend_itself(own_config_lbs, lbs):
+    lbs.answer = {"haproxy": "unreachable: no socket", "backends": {}}
+    result = runner.handle_event("maint/start", event({"env": "dev", "backends": ["shop"]}))
+    assert [call[1] for call in lbs.calls] == ["haproxy_maint.status", "haproxy_maint.start"]
+    assert result["lbs"]["lb1"]["outcome"] == "ok"
+
+
+def test_a_partial_stop_asks_the_running_haproxy_what_remains(own_config_lbs, lbs, cache):
+    lbs.answer = {"haproxy": "up", "backends": {"https-in": {}, "api": {}}, "changed": {}}
     runner.handle_event("maint/start", event({"env": "dev"}))
     result = runner.handle_event("maint/stop", event({"env": "dev", "backends": ["https-in"]}))
+    assert result["state"] == "ok"
+    assert cache.desired("dev")["active"] is True and cache.desired("dev")["backends"] == ["api"]
+
+
+def test_a_partial_stop_is_refused_when_an_lb_cannot_say(own_config_lbs, lbs, cache):
+    runner.handle_event("maint/start", event({"env": "dev"}))
+    lbs.answer = {"haproxy": "unreachable: no socket", "backends": {}}
+    result = runner.handle_event("maint/stop", event({"env": "dev", "backends": ["https-in"]}))
     assert result["state"] == "rejected" and "haproxy:maintain" in result["why"]
-    assert cache.desired("dev")["active"] is True and len(lbs.calls) == 1
+    assert cache.desired("dev")["active"] is True and cache.desired("dev")["backends"] is None
+    assert "haproxy_maint.stop" not in [call[1] for call in lbs.calls]
