@@ -56,13 +56,12 @@ def list_maps(socket=None, timeout=None):
 def list_acls(socket=None, timeout=None):
     """
     Return the ACLs the running HAProxy loaded from files (``-f <file>``):
-    ``[{"id": int, "file": path}]``. Sends ``show acl``.
+    ``[{"id": int, "file": path}]``. Sends ``show acl``; raises ``CommandExecutionError``
+    when HAProxy cannot be reached or refuses it.
 
-    socket
-        Unix socket path or ``host:port``; default from config.
-
-    timeout
-        Seconds; default from config, else 5.
+    socket, timeout
+        The runtime socket (unix path or ``host:port``) and seconds, as for
+        :py:func:`list_maps`.
 
     CLI Example:
 
