@@ -202,7 +202,7 @@ def report(cfg, *, config_text, live=None, loaded=(), cli_level="", unreachable=
         without = [
             name
             for name in discovery.running_backends(cfg, live)
-            if not discovery.sorry_backup(live[name], discovery.sorry_address(cfg))
+            if not discovery.sorry_backup(cfg, live[name])
             and any(not info["backup"] for info in live[name].values())
         ]
         parts["sorry_backup"] = {"present": bool(maintained), "backends": maintained}

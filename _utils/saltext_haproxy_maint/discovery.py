@@ -10,6 +10,8 @@ list. A backend without such a server is never put into maintenance: its app ser
 left without a page.
 """
 
+import socket
+
 from salt.exceptions import SaltInvocationError
 
 from saltext_haproxy_maint import lbconfig, request
@@ -36,19 +38,39 @@ def sorry_line(cfg):
     return f"server {sorry['name']} {sorry_address(cfg)} maxconn {sorry['maxconn']} backup"
 
 
-def sorry_backup(servers, address):
+def sorry_addresses(cfg):
     """
-    The name of the ``backup`` server at ``address`` among ``servers``, or None.
+    Every ``host:port`` at which ``show stat`` may show the sorry server: the pillar's
+    ``sorry_server:host`` as written and, for a host name (``localhost``), each IPv4 address
+    it resolves to (HAProxy shows the address it resolved at start).
+
+    cfg
+        A configuration returned by :py:func:`~saltext_haproxy_maint.lbconfig.lb_config`.
+    """
+    host, port = cfg["sorry_server"]["host"], cfg["sorry_server"]["port"]
+    addresses = {f"{host}:{port}"}
+    try:
+        infos = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM)
+    except OSError:
+        return addresses
+    return addresses | {f"{info[4][0]}:{port}" for info in infos}
+
+
+def sorry_backup(cfg, servers):
+    """
+    The name of the ``backup`` server at the sorry server's address among ``servers``, or
+    None.
+
+    cfg
+        A configuration returned by :py:func:`~saltext_haproxy_maint.lbconfig.lb_config`.
 
     servers
         One backend of ``haproxy_runtime.server_status``: ``{server: {"backup": bool,
         "address": "host:port", ...}}``.
-
-    address
-        The sorry server's ``host:port``.
     """
+    addresses = sorry_addresses(cfg)
     for name, info in sorted(servers.items()):
-        if info.get("backup") and info.get("address") == address:
+        if info.get("backup") and info.get("address") in addresses:
             return name
     return None
 
@@ -80,12 +102,11 @@ def discovered(cfg, live):
     live
         ``haproxy_runtime.server_status``.
     """
-    address = sorry_address(cfg)
     narrowed = set(cfg["haproxy"]["maintain"])
     return [
         name
         for name in running_backends(cfg, live)
-        if sorry_backup(live[name], address) and (not narrowed or name in narrowed)
+        if sorry_backup(cfg, live[name]) and (not narrowed or name in narrowed)
     ]
 
 
@@ -142,7 +163,7 @@ def requested_backends(cfg, backends, *, server_status):
                 f"{', '.join(running) or 'none'} (maintained: {', '.join(maintained) or 'none'})"
             )
         if name not in maintained:
-            if sorry_backup(live[name], sorry_address(cfg)):
+            if sorry_backup(cfg, live[name]):
                 raise SaltInvocationError(
                     f"backend {name!r} is not in the pillar's haproxy:maintain "
                     f"({', '.join(maintained)})"

@@ -118,3 +118,11 @@ def test_the_sorry_server_is_not_a_backend():
 def test_pillar_mistakes_name_the_key(haproxy, key):
     with pytest.raises(SaltInvocationError, match=f"pillar key {key}: "):
         lbconfig.lb_config(copy.deepcopy(DEFAULTS), {"haproxy": haproxy})
+
+
+def test_a_sorry_host_given_as_a_name_matches_the_address_haproxy_shows():
+    cfg = lbconfig.lb_config(
+        copy.deepcopy(DEFAULTS),
+        {"haproxy": {"manage_config": False}, "sorry_server": {"host": "localhost"}},
+    )
+    assert discovery.maintained_backends(cfg, server_status=lambda: LIVE) == ["https-in"]
