@@ -64,9 +64,8 @@ class HAProxy:
     """One haproxy with a unix admin socket, a loopback TCP admin socket and an HTTP frontend.
 
     ``backends`` maps a backend name to ``{server: "host:port"}``; every backend also gets a
-    ``backup`` server named ``sorry_name`` at ``sorry_address`` when that is set.
-    ``config_text``, when set, is the whole config instead (one the formula rendered; its
-    stats socket must be ``<workdir>/admin.sock``).
+    ``backup`` server named ``sorry_name`` at ``sorry_address`` when that is set. ``config``,
+    when set, is a whole haproxy.cfg to run instead (it must give ``socket`` at level admin).
     """
 
     workdir: Path
@@ -76,9 +75,9 @@ class HAProxy:
     extra_global: str = ""
     extra_frontend: str = ""
     check: bool = False
-    config_text: str = ""
     frontend_port: int = field(default_factory=free_port)
     tcp_port: int = field(default_factory=free_port)
+    config: str = ""
     proc: subprocess.Popen = None
 
     @property
@@ -98,8 +97,8 @@ class HAProxy:
         return str(self.workdir / "server-state")
 
     def render(self):
-        if self.config_text:
-            return self.config_text
+        if self.config:
+            return self.config
         check = " check inter 1s" if self.check else ""
         lines = [
             "global",

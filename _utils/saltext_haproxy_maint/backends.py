@@ -51,7 +51,7 @@ def check_host(path, value):
     return value if value == "" else schema.host(path, schema.text(path, value))
 
 
-CHECK = schema.dict_of(
+CHECK = schema.mapping(
     {
         "method": schema.one_of(CHECK_METHODS),
         "path": url_path,
@@ -64,14 +64,14 @@ CHECK = schema.dict_of(
 def _check(path, value, defaults):
     """A backend's health check: {} (HAProxy's connect check) or ``check_defaults`` merged
     under what the backend sets."""
-    if schema.mapping(path, value) == {}:
+    if schema.any_mapping(path, value) == {}:
         return {}
     return CHECK(path, {**defaults, **value})
 
 
 def _persistence(path, value):
     """{} (none), ``{cookie: NAME}`` or ``{stick: src}``."""
-    if schema.mapping(path, value) == {}:
+    if schema.any_mapping(path, value) == {}:
         return {}
     if len(value) != 1 or next(iter(value)) not in ("cookie", "stick"):
         schema.fail(path, "expected {cookie: NAME} or {stick: src}")
@@ -85,7 +85,7 @@ def _persistence(path, value):
 
 
 def _timeouts(path, value):
-    for key in schema.mapping(path, value):
+    for key in schema.any_mapping(path, value):
         schema.one_of(TIMEOUTS)(f"{path}:{key}", key)
         schema.duration(f"{path}:{key}", value[key])
     return dict(value)
@@ -104,8 +104,8 @@ def _ssl(path, value):
     ca_file: ...}`` (default ``@system-ca``, the system's trusted CAs)."""
     if value is None:
         return value
-    settings = {"ca_file": "@system-ca", **schema.mapping(path, value)}
-    checked = schema.dict_of({"verify": schema.one_of(VERIFY), "ca_file": schema.text})(
+    settings = {"ca_file": "@system-ca", **schema.any_mapping(path, value)}
+    checked = schema.mapping({"verify": schema.one_of(VERIFY), "ca_file": schema.text})(
         path, settings
     )
     if checked["ca_file"] != "@system-ca":
@@ -121,7 +121,7 @@ def _server(path, value):
     settings)``."""
     if isinstance(value, str):
         return schema.server(path, value), {"weight": None, "ssl": None, "check": True}
-    for key in schema.mapping(path, value):
+    for key in schema.any_mapping(path, value):
         if key not in SERVER_KEYS:
             schema.fail(f"{path}:{key}", "unknown key")
     if "address" not in value:
@@ -142,7 +142,7 @@ def _servers(path, value):
     )
 
 
-_BIND = schema.dict_of(dict.fromkeys(BINDS, schema.bind))
+_BIND = schema.mapping(dict.fromkeys(BINDS, schema.bind))
 KEYS = ("servers", "sorry", "balance", "bind", "check", "persistence", "timeouts", "raw")
 
 
@@ -188,7 +188,7 @@ def validate(haproxy, routed):
     backends = {}
     for name, backend in haproxy["backends"].items():
         path = f"{ROOT}:haproxy:backends:{name}"
-        schema.mapping(path, backend)
+        schema.any_mapping(path, backend)
         if name in routed and "bind" not in backend:
             backend = {**backend, "bind": NO_BIND}
         backends[name] = _backend(path, backend, haproxy)

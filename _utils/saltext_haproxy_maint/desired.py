@@ -8,6 +8,9 @@ A record (what :py:class:`saltext_haproxy_maint.register.Register` stores) is::
      "mode": "maint", "reason": "", "eta": "", "eta_at": "", "bypass": [],
      "window": {"start_at": ISO or "", "end_at": ISO or "", "params": {...}, "by": sender}}
 
+A window that could not start or end when it came due is dropped and leaves
+``"window_failed": {"start_at", "end_at", "why", "dropped_at"}`` until the next request.
+
 ``backends`` are in maintenance as a whole, ``None`` meaning every maintained backend;
 ``paths`` holds the backends in path-scoped maintenance (a backend in both is in maintenance
 as a whole, as on the LBs). A pending window (``start_at`` set)
@@ -21,6 +24,8 @@ import datetime
 
 from saltext_haproxy_maint import timefmt
 from saltext_haproxy_maint.request import RECORDED_FIELDS
+
+FAILED_WINDOW = "window_failed"
 
 
 @dataclasses.dataclass
@@ -87,7 +92,8 @@ def next_desired(current, req, all_backends):
 
     all_backends
         A function that returns every maintained backend of the environment's LBs (called
-        only when a stop of some backends ends a maintenance of all).
+        only when a stop of some backends ends a maintenance of all, or a path-scoped start
+        names no backend).
     """
     params = req.params
     backends = params.get("backends")

@@ -29,7 +29,7 @@ def _route_host(path, value):
 def _route(path, value, declared):
     """One route: a declared ``backend`` and at least one of ``host``, ``path_beg``,
     ``path``; returns it with every match key ("" when not set)."""
-    for key in schema.mapping(path, value):
+    for key in schema.any_mapping(path, value):
         if key not in ROUTE_KEYS:
             schema.fail(f"{path}:{key}", f"unknown key (a route takes {', '.join(ROUTE_KEYS)})")
     route = {"backend": _backend_ref(f"{path}:backend", value.get("backend"), declared)}
@@ -66,14 +66,14 @@ def _routes(path, value, declared):
 
 
 def _frontend(path, frontend, defaults, declared):
-    schema.mapping(path, frontend)
+    schema.any_mapping(path, frontend)
     merged = {**defaults, **frontend}
     merged["bind"] = {**defaults["bind"], **(frontend.get("bind") or {})}
     for key in merged:
         if key not in KEYS:
             schema.fail(f"{path}:{key}", "unknown key")
     checked = {
-        "bind": schema.dict_of(dict.fromkeys(backends.BINDS, schema.bind))(
+        "bind": schema.mapping(dict.fromkeys(backends.BINDS, schema.bind))(
             f"{path}:bind", merged["bind"]
         ),
         "routes": _routes(f"{path}:routes", merged["routes"], declared),

@@ -16,10 +16,33 @@ from salt.exceptions import SaltInvocationError
 
 from saltext_haproxy_maint import desired, fanout, names, request, sender, signing, timefmt, windows
 from saltext_haproxy_maint.lb_pillar import LBPillar, cached_pillar
-from saltext_haproxy_maint.master_config import MasterConfig, Rejected
+from saltext_haproxy_maint.master_config import NO_SCHEDULER, MasterConfig, Rejected
 from saltext_haproxy_maint.register import Register
 
 log = logging.getLogger(__name__)
+
+
+def top_level_refusal(tag, data):
+    """
+    Why an event whose request fields sit at its top level is refused, and what to run
+    instead (the operator's ``salt-run`` call, with the ``env`` it named when that is a valid
+    name).
+
+    tag
+        ``maint/start``, ``maint/stop`` or ``maint/cancel``.
+
+    data
+        The event's data.
+    """
+    env = data.get("env")
+    valid_env = isinstance(env, str) and names.ENV_PATTERN.fullmatch(env)
+    command = f"salt-run haproxy_maint.{names.ACTIONS[tag]}" + (f" {env}" if valid_env else "")
+    return (
+        "the request's fields are at the top level of the event, not under 'data': it was "
+        "fired on the master's event bus (salt-run event.send) or in a batched minion event, "
+        f"and neither names a sender Salt vouches for; at the master, run `{command}` instead; "
+        "on an allowed minion, salt-call event.send or salt-call haproxy_maint.request"
+    )
 
 
 class Master:
@@ -120,13 +143,11 @@ class Master:
             current = self.register.read(req.env)
             if record and current.get("stamp") and req.stamp < current["stamp"]:
                 return self.result(req, began=began, outcomes={}, state="superseded")
-            if lbs is None:
-                lbs = self.config.lbs(req.env)
-            if not lbs:
-                raise Rejected(f"no LB matches env {req.env!r}; nothing recorded")
-            self.pillar.check_backends(req.params.get("backends"), lbs)
+            lbs = self.checked_lbs(req, lbs=lbs)
             wanted = desired.next_desired(
-                current, req, all_backends=lambda: self.pillar.declared(lbs)[0]
+                current,
+                req,
+                all_backends=lambda: self.pillar.all_maintained(lbs, running=self.running_backends),
             )
             if record and not req.test and not self.register.write(req.env, wanted):
                 # Another master recorded a newer request between our read and our write.
@@ -145,6 +166,40 @@ class Master:
             "publish_and_returns_s": round(time.monotonic() - recorded, 4),
         }
         return result
+
+    def checked_lbs(self, req, *, lbs=None):
+        """
+        The LBs that ``req`` goes to, its ``backends`` checked against their pillar; raise
+        :py:class:`Rejected` when no LB matches or a backend is not theirs.
+
+        req
+            A start or stop :py:class:`~saltext_haproxy_maint.desired.Request`.
+
+        lbs
+            The LBs to call (default: every LB of the environment).
+        """
+        if lbs is None:
+            lbs = self.config.lbs(req.env)
+        if not lbs:
+            raise Rejected(f"no LB matches env {req.env!r}; nothing recorded")
+        self.pillar.check_backends(req.params.get("backends"), lbs, running=self.running_backends)
+        return lbs
+
+    def running_backends(self, lbs):
+        """
+        The backends that ``lbs`` maintain in their running HAProxy (their
+        ``haproxy_maint.status``, one publish), as a set; None when one of them did not
+        answer or could not reach its HAProxy.
+
+        lbs
+            The LBs' minion ids.
+        """
+        found = set()
+        for outcome in self.call_lbs(lbs, "haproxy_maint.status", {}, action="status").values():
+            if outcome["outcome"] != "ok" or outcome.get("haproxy") != "up":
+                return None
+            found.update(outcome.get("backends") or {})
+        return found
 
     def call_lbs(self, lbs, fun, kwargs, *, action):
         """Run ``fun`` on ``lbs`` with the timeout of ``action``; ``{lb: outcome}``."""
@@ -191,6 +246,10 @@ class Master:
         """
         event_id = data.get("id")
         fields = data.get("data")
+        if "data" not in data:
+            # Fields at the top level: fired on the master's bus (salt-run event.send) or as
+            # one item of a batched minion event. Neither names a sender Salt vouches for.
+            return self.rejected(tag, event_id, top_level_refusal(tag, data), data)
         if isinstance(fields, dict):
             # salt-call adds its own __pub_* job keys to what event.send fires; they are Salt's.
             fields = {
@@ -279,7 +338,8 @@ class Master:
 
     def status(self, env=None):
         """
-        Every LB's ``haproxy_maint.status`` and the desired state, per environment.
+        Every LB's ``haproxy_maint.status`` and the desired state, per environment; a
+        ``warning`` where the environment has a window and no scheduler entry would run it.
 
         env
             An environment's name (default every configured one).
@@ -291,7 +351,13 @@ class Master:
                 self.config.environment(name)
                 lbs = self.config.lbs(name)
                 outcomes = self.call_lbs(lbs, "haproxy_maint.status", {}, action="status")
-                report["envs"][name] = {"desired": self.register.read(name), "lbs": outcomes}
+                record = self.register.read(name)
+                report["envs"][name] = {"desired": record, "lbs": outcomes}
+                if (
+                    desired.kept_window(record, ending=False)
+                    and not self.config.windows_scheduled()
+                ):
+                    report["envs"][name]["warning"] = f"its window will not run: {NO_SCHEDULER}"
                 if any(out["outcome"] != "ok" for out in outcomes.values()):
                     report["retcode"] = names.RETCODE_INCOMPLETE
         except Rejected as err:

@@ -9,7 +9,6 @@ says which backends have the sorry server. Read by the state tree (``map.jinja``
 runner, so all three see the same configuration.
 """
 
-import ipaddress
 import re
 
 from salt.exceptions import SaltInvocationError
@@ -17,84 +16,46 @@ from salt.exceptions import SaltInvocationError
 from saltext_haproxy_maint import backends, frontends, names, request, schema
 
 ROOT = names.CONFIG_KEY
+HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+# What may follow a name on an haproxy.cfg line: words of safe characters, no newline.
+OPTION_RE = re.compile(r"^[A-Za-z0-9_.:/@,=+-]+( [A-Za-z0-9_.:/@,=+-]+)*$")
 SIZE_RE = re.compile(r"^[0-9]+(KB|MB|GB)?$")
 STICK_SIZE_RE = re.compile(r"^[0-9]+[kmg]?$")
 MODE_RE = re.compile(r"^0?[0-7]{3}$")
+SALT_URL_RE = re.compile(r"^(salt|https?|file)://\S+$")
 MANAGERS = ("system", "supervisord")
 SIGNALS = ("TERM", "HUP", "INT", "QUIT", "KILL", "USR1", "USR2")
 BINDS = ("http", "https")
+# The open page never polls its status document faster than this (MIN_POLL_S in the page's
+# index.html, which falls back to its default for less): refused below it at render time.
+POLL_INTERVAL_MIN = 2
 MASKED_VALUE = "** masked **"
+# The name a sorry server or a bind may use for the loopback address HAProxy binds.
+LOCALHOST = {"localhost": "127.0.0.1"}
 
 
-def _env(path, value):
-    """The LB's environment: the request's env rule, so that every env can be targeted."""
-    if value == "":
-        return value
-    try:
-        return names.check_env(value)
-    except SaltInvocationError as err:
-        schema.fail(path, str(err))
-
-
-def _command(path, value):
-    """A program: an absolute path, or a bare name looked up in PATH."""
-    if "/" in schema.text(path, value):
-        return schema.abs_path(path, value)
-    return schema.name(path, value)
-
-
-def is_loopback(host):
-    """Tell whether ``host`` is an address in 127.0.0.0/8 or ``::1`` (bracketed or not)."""
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def _loopback(path, value):
-    """The TCP runtime socket: anyone who reaches it can stop every server."""
-    if value == "":
-        return value
-    host, _ = schema.split_hostport(path, value)
-    if not is_loopback(host):
-        schema.fail(path, f"{value!r}: a TCP runtime socket must bind 127.0.0.0/8 or ::1")
+def _poll_interval(path, value):
+    if schema.number(path, value) < POLL_INTERVAL_MIN:
+        schema.fail(path, f"{value!r} is below the page's floor of {POLL_INTERVAL_MIN} seconds")
     return value
 
 
-def _runtime_socket(path, value):
-    """The admin socket the states and haproxy_runtime use: a unix path or loopback host:port."""
-    if isinstance(value, str) and value.startswith("/"):
-        return schema.abs_path(path, value)
-    if value == "":
-        schema.fail(path, "must not be empty")
-    return _loopback(path, value)
-
-
-def _socket_mode(path, value):
-    """The unix runtime socket is admin level: nothing for others (600 or 660)."""
-    if not isinstance(value, (str, int)) or not MODE_RE.match(str(value)):
-        schema.fail(path, f"{value!r} is not an octal mode such as 600 or 660")
-    if str(value)[-1] != "0":
-        schema.fail(path, f"{value!r} gives others access to the admin socket; use 600 or 660")
-    return value
-
-
-_BIND = schema.dict_of(dict.fromkeys(BINDS, schema.bind))
-_BACKEND_DEFAULTS = schema.dict_of(
+_BIND = schema.mapping(dict.fromkeys(BINDS, schema.bind))
+_BACKEND_DEFAULTS = schema.mapping(
     {
         "sorry": schema.boolean,
         "balance": schema.text,
         "bind": _BIND,
-        "check": schema.mapping,
-        "persistence": schema.mapping,
-        "timeouts": schema.mapping,
+        "check": schema.any_mapping,
+        "persistence": schema.any_mapping,
+        "timeouts": schema.any_mapping,
         "raw": schema.config_lines,
     }
 )
-_FRONTEND_DEFAULTS = schema.dict_of(
+_FRONTEND_DEFAULTS = schema.mapping(
     {
         "bind": _BIND,
-        "routes": schema.list_of(schema.mapping),
+        "routes": schema.list_of(schema.any_mapping),
         "default_backend": schema.text,
         "redirect_https": schema.one_of(frontends.REDIRECT_CODES),
         "raw": schema.config_lines,
@@ -105,7 +66,7 @@ _FRONTEND_DEFAULTS = schema.dict_of(
 def _certificates(path, value):
     """More certificates for the https binds, chosen by SNI: ``{name: {pem}}`` or
     ``{name: {pem_source}}``."""
-    for name, certificate in schema.mapping_of(schema.mapping)(path, value).items():
+    for name, certificate in schema.mapping_of(schema.any_mapping)(path, value).items():
         key = f"{path}:{name}"
         if len(certificate) != 1 or next(iter(certificate)) not in ("pem", "pem_source"):
             schema.fail(key, "expected {pem: PEM text} or {pem_source: URL}")
@@ -135,15 +96,23 @@ def _secret(path, value):
     return value
 
 
-_VISITOR = schema.dict_of(
+_VISITOR = schema.mapping(
     {
         "retry_after": schema.count,
         "asset_max_age": schema.count,
-        "poll_interval": schema.number,
+        "poll_interval": _poll_interval,
+        "cache": schema.mapping(
+            {
+                "max_age": schema.positive_count,
+                "last_good_max_age": schema.positive_count,
+                "max_object_bytes": schema.positive_count,
+                "size_mb": schema.positive_count,
+            }
+        ),
         "map_file": schema.abs_path,
         "paths_map_file": schema.abs_path,
         "bypass_file": schema.abs_path,
-        "bypass": schema.dict_of(
+        "bypass": schema.mapping(
             {
                 "secret": _secret,
                 "secret_file": schema.abs_path,
@@ -156,8 +125,26 @@ _VISITOR = schema.dict_of(
 )
 
 
+# Bytes HAProxy's cache keeps for an answer's headers on top of the largest page file (the
+# template, haproxy.cfg.jinja's CACHE_HEADER_ROOM, adds the same to max-object-size).
+CACHE_HEADER_ROOM = 8192
+
+
+def _check_page_cache(cache):
+    """HAProxy refuses a cache whose objects may exceed half of its memory."""
+    path = f"{ROOT}:visitor:cache"
+    if 2 * (cache["max_object_bytes"] + CACHE_HEADER_ROOM) > cache["size_mb"] * 1024 * 1024:
+        schema.fail(
+            f"{path}:size_mb",
+            f"{cache['size_mb']} MB holds fewer than two objects of max_object_bytes "
+            f"{cache['max_object_bytes']} (+{CACHE_HEADER_ROOM} for headers): raise size_mb",
+        )
+
+
 def _check_visitor(config):
-    """A backend may not be named like another one's bypass backend."""
+    """The page's cache holds its objects; a backend may not be named like another one's
+    bypass backend."""
+    _check_page_cache(config["visitor"]["cache"])
     suffix = config["visitor"]["bypass"]["backend_suffix"]
     for name in config["haproxy"]["backends"]:
         if name.endswith(suffix):
@@ -168,13 +155,15 @@ def _check_visitor(config):
             )
 
 
-SCHEMA = schema.dict_of(
+SCHEMA = schema.mapping(
     {
-        "env": _env,
-        "haproxy": schema.dict_of(
+        "env": schema.env,
+        "haproxy": schema.mapping(
             {
+                "manage_config": schema.boolean,
+                "maintain": schema.list_of(schema.proxy_name),
                 "package": schema.name,
-                "binary": _command,
+                "binary": schema.command,
                 "user": schema.name,
                 "group": schema.name,
                 "chroot": lambda path, value: value and schema.abs_path(path, value),
@@ -183,29 +172,29 @@ SCHEMA = schema.dict_of(
                 "server_state_file": schema.abs_path,
                 "maxconn": schema.count,
                 "log": schema.words,
-                "service": schema.dict_of(
+                "service": schema.mapping(
                     {
                         "manager": schema.one_of(MANAGERS),
                         "name": schema.name,
                         "program": schema.name,
                     }
                 ),
-                "runtime": schema.dict_of(
+                "runtime": schema.mapping(
                     {
-                        "socket": _runtime_socket,
-                        "mode": _socket_mode,
+                        "socket": schema.runtime_socket,
+                        "mode": schema.socket_mode,
                         "timeout": schema.number,
-                        "tcp": _loopback,
+                        "tcp": schema.loopback,
                     }
                 ),
                 "timeouts": schema.mapping_of(schema.duration),
                 "retries": schema.count,
                 "default_server": schema.mapping_of(schema.words),
                 "server_options": schema.words,
-                "raw": schema.dict_of(
+                "raw": schema.mapping(
                     {"global": schema.config_lines, "defaults": schema.config_lines}
                 ),
-                "stick_table": schema.dict_of(
+                "stick_table": schema.mapping(
                     {
                         "size": schema.pattern(STICK_SIZE_RE, "a size such as 100k or 1m"),
                         "expire": schema.duration,
@@ -215,16 +204,16 @@ SCHEMA = schema.dict_of(
                 "backend_defaults": _BACKEND_DEFAULTS,
                 "backends": schema.mapping_of(lambda path, value: value),
                 "frontend_defaults": _FRONTEND_DEFAULTS,
-                "frontends": schema.mapping,
+                "frontends": schema.any_mapping,
             }
         ),
-        "tls": schema.dict_of(
+        "tls": schema.mapping(
             {
                 "pem": schema.pem,
                 "pem_source": schema.source,
                 "cert_file": schema.abs_path,
                 "certificates": _certificates,
-                "self_signed": schema.dict_of(
+                "self_signed": schema.mapping(
                     {
                         "common_name": schema.name,
                         "days_valid": schema.count,
@@ -234,13 +223,13 @@ SCHEMA = schema.dict_of(
                 ),
             }
         ),
-        "page": schema.dict_of(
+        "page": schema.mapping(
             {
                 "root": schema.abs_path,
                 "source": schema.source,
                 "archive": lambda path, value: (
                     value
-                    and schema.dict_of({"source": schema.source, "source_hash": schema.text})(
+                    and schema.mapping({"source": schema.source, "source_hash": schema.text})(
                         path, value
                     )
                 ),
@@ -248,17 +237,18 @@ SCHEMA = schema.dict_of(
                 "group": schema.name,
             }
         ),
-        "sorry_server": schema.dict_of(
+        "sorry_server": schema.mapping(
             {
                 "name": schema.proxy_name,
                 "host": schema.host,
                 "port": schema.port,
                 "check_backend": schema.proxy_name,
                 "maxconn": schema.count,
+                "maxqueue": schema.count,
                 "program": schema.name,
                 "npm_package": schema.name,
                 "version": schema.name,
-                "binary": _command,
+                "binary": schema.command,
                 "options": schema.words,
                 "user": schema.name,
                 "autostart": schema.boolean,
@@ -269,8 +259,8 @@ SCHEMA = schema.dict_of(
                 "log_backups": schema.count,
             }
         ),
-        "node": schema.dict_of({"packages": schema.list_of(schema.name)}),
-        "supervisor": schema.dict_of(
+        "node": schema.mapping({"packages": schema.list_of(schema.name)}),
+        "supervisor": schema.mapping(
             {
                 "package": schema.name,
                 "service": schema.name,
@@ -279,7 +269,7 @@ SCHEMA = schema.dict_of(
                 "programs_dir": schema.abs_path,
             }
         ),
-        "maintenance": schema.dict_of(
+        "maintenance": schema.mapping(
             {
                 "state_file": schema.abs_path,
                 "drain_timeout": schema.number,
@@ -292,9 +282,11 @@ SCHEMA = schema.dict_of(
 
 
 def _binds_overlap(path, one, other):
-    """Same port, and the same host or a wildcard on either side."""
+    """Same port, and the same host (``localhost`` is 127.0.0.1) or a wildcard on either
+    side."""
     host, port = schema.split_hostport(path, one)
     other_host, other_port = schema.split_hostport(path, other)
+    host, other_host = (LOCALHOST.get(name, name) for name in (host, other_host))
     wildcards = ("", "*", "0.0.0.0", "[::]")
     return port == other_port and (
         host == other_host or host in wildcards or other_host in wildcards
@@ -314,13 +306,13 @@ def _check_binds(path, binds, seen):
 
 
 def _check_cross_keys(config):
-    """Rules between keys: unique binds, every backend reachable, the sorry server's names
-    free (its server name in every backend, its check backend among the backends)."""
+    """Rules between keys: unique binds (the sorry server's address among them), every
+    backend reachable, the sorry server's names free (its server name in every backend, its
+    check backend among the backends)."""
     haproxy = config["haproxy"]
     sorry = config["sorry_server"]
     routed = frontends.routed_backends(haproxy["frontends"])
-    # HAProxy and the sorry server cannot both listen there.
-    seen = [(f"{ROOT}:sorry_server:host/port", f"{sorry['host']}:{sorry['port']}")]
+    seen = [(f"{ROOT}:sorry_server", f"{sorry['host']}:{sorry['port']}")]
     for name, backend in haproxy["backends"].items():
         path = f"{ROOT}:haproxy:backends:{name}"
         if backend["sorry"] and sorry["name"] in backend["servers"]:
@@ -336,6 +328,15 @@ def _check_cross_keys(config):
         if own and any(own["bind"].values()):
             schema.fail(path, f"is the name of backend {name}'s own frontend (it has a bind)")
         _check_binds(path, frontend["bind"], seen)
+    if haproxy["manage_config"] and haproxy["maintain"]:
+        schema.fail(
+            f"{ROOT}:haproxy:maintain", "is for manage_config: false; use backends:<name>:sorry"
+        )
+    if not haproxy["manage_config"] and (haproxy["backends"] or haproxy["frontends"]):
+        schema.fail(
+            f"{ROOT}:haproxy:{'backends' if haproxy['backends'] else 'frontends'}",
+            "renders haproxy.cfg; with manage_config: false use maintain",
+        )
     tls = config["tls"]
     if tls["pem"] and tls["pem_source"]:
         schema.fail(f"{ROOT}:tls:pem", "set pem or pem_source, not both")
@@ -373,7 +374,8 @@ def validate(config):
     ``SaltInvocationError`` naming the first bad key, as ``haproxy_maint:<path>``: missing or
     unknown keys, wrong types, names that break the runtime API's name rule, malformed
     ``host:port``, ports out of range, relative paths, a TCP runtime socket off loopback, a
-    runtime socket mode open to others, a bind used twice.
+    runtime socket mode open to others, a bind used twice or on the sorry server's address, a
+    ``visitor:poll_interval`` below the page's floor.
 
     config
         The map: ``defaults.yaml`` with ``pillar['haproxy_maint']`` merged over it.
@@ -407,11 +409,15 @@ def lb_config(defaults, pillar):
 def maintained_backends(config):
     """
     The backends that maintenance acts on by default: those with the sorry server as their
-    ``backup`` (``sorry`` after ``backend_defaults`` is merged), sorted.
+    ``backup`` (``sorry`` after ``backend_defaults`` is merged), sorted. With
+    ``manage_config: false`` the pillar names them in ``haproxy:maintain`` (``[]``: the running
+    HAProxy decides, see :py:mod:`saltext_haproxy_maint.discovery`).
 
     config
         A configuration returned by :py:func:`lb_config`.
     """
+    if not config["haproxy"]["manage_config"]:
+        return sorted(config["haproxy"]["maintain"])
     return sorted(
         name for name, backend in config["haproxy"]["backends"].items() if backend["sorry"]
     )

@@ -1,10 +1,10 @@
 """
-The pillar checkers an LB's configuration is built from: each takes the key's path
-(``haproxy_maint:haproxy:backends:app``) and the value, returns the value (completed) and
-raises ``SaltInvocationError`` naming the path when the value is bad. Shared by
-:py:mod:`~saltext_haproxy_maint.lbconfig` (the whole map), and
-:py:mod:`~saltext_haproxy_maint.backends` and :py:mod:`~saltext_haproxy_maint.frontends`
-(what a site routes and how each backend behaves).
+The building blocks of a pillar schema: checks of one value (``check(path, value)`` returns
+the value or raises ``SaltInvocationError`` saying ``pillar key <path>: <problem>``) and the
+combinators that build a mapping's check from its keys' (:py:func:`mapping`,
+:py:func:`mapping_of`, :py:func:`list_of`). :py:mod:`saltext_haproxy_maint.lbconfig` builds
+the LB's configuration from them, with :py:mod:`saltext_haproxy_maint.backends` and
+:py:mod:`saltext_haproxy_maint.frontends` (a site's backends and routes).
 """
 
 import ipaddress
@@ -17,11 +17,11 @@ from saltext_haproxy_maint import names, timefmt
 HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 # What may follow a name on an haproxy.cfg line: words of safe characters, no newline.
 OPTION_RE = re.compile(r"^[A-Za-z0-9_.:/@,=+-]+( [A-Za-z0-9_.:/@,=+-]+)*$")
+MODE_RE = re.compile(r"^0?[0-7]{3}$")
 SALT_URL_RE = re.compile(r"^(salt|https?|file)://\S+$")
 
 
 def fail(path, problem):
-    """Raise the one error of a bad pillar key: ``pillar key <path>: <problem>``."""
     raise SaltInvocationError(f"pillar key {path}: {problem}")
 
 
@@ -33,8 +33,16 @@ def text(path, value):
     return value
 
 
+def pem(path, value):
+    if not isinstance(value, str):
+        fail(path, f"expected PEM text, got {type(value).__name__}")
+    if value and "-----BEGIN " not in value:
+        fail(path, "is not PEM text")
+    return value
+
+
 def proxy_name(path, value):
-    """A backend, frontend or server name: the runtime API's one name rule."""
+    """A backend or server name: the runtime API's one name rule."""
     try:
         return names.check_name(value, "proxy or server")
     except SaltInvocationError as err:
@@ -46,6 +54,16 @@ def name(path, value):
     if not isinstance(value, str) or not names.NAME_PATTERN.fullmatch(value):
         fail(path, f"{value!r} is not a name matching {names.NAME_PATTERN.pattern}")
     return value
+
+
+def env(path, value):
+    """The LB's environment: the request's env rule, so that every env can be targeted."""
+    if value == "":
+        return value
+    try:
+        return names.check_env(value)
+    except SaltInvocationError as err:
+        fail(path, str(err))
 
 
 def words(path, value):
@@ -74,6 +92,12 @@ def count(path, value):
     return value
 
 
+def positive_count(path, value):
+    if count(path, value) == 0:
+        fail(path, "expected a whole number > 0, got 0")
+    return value
+
+
 def port(path, value):
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
         fail(path, f"expected a port 1-65535, got {value!r}")
@@ -81,8 +105,6 @@ def port(path, value):
 
 
 def pattern(regex, what):
-    """A checker of strings (or numbers) that ``regex`` matches; ``what`` names the form."""
-
     def check(path, value):
         if not isinstance(value, (str, int)) or not regex.match(str(value)):
             fail(path, f"{value!r} is not {what}")
@@ -106,17 +128,16 @@ def abs_path(path, value):
     return value
 
 
+def command(path, value):
+    """A program: an absolute path, or a bare name looked up in PATH."""
+    if "/" in text(path, value):
+        return abs_path(path, value)
+    return name(path, value)
+
+
 def source(path, value):
     if value and not SALT_URL_RE.match(text(path, value)):
         fail(path, f"{value!r} is not a salt://, http(s):// or file:// URL")
-    return value
-
-
-def pem(path, value):
-    if not isinstance(value, str):
-        fail(path, f"expected PEM text, got {type(value).__name__}")
-    if value and "-----BEGIN " not in value:
-        fail(path, "is not PEM text")
     return value
 
 
@@ -140,17 +161,16 @@ def split_hostport(path, value):
     """
     if not isinstance(value, str) or ":" not in value:
         fail(path, f"{value!r} is not host:port")
-    host_part, _, port_part = value.rpartition(":")
-    if not port_part.isdigit():
+    address, _, number = value.rpartition(":")
+    if not number.isdigit():
         fail(path, f"{value!r} has no numeric port")
-    port(path, int(port_part))
-    return host_part, int(port_part)
+    port(path, int(number))
+    return address, int(number)
 
 
 def server(path, value):
-    """An app server's ``host:port``."""
-    host_part, _ = split_hostport(path, value)
-    host(path, host_part)
+    address, _ = split_hostport(path, value)
+    host(path, address)
     return value
 
 
@@ -158,15 +178,45 @@ def bind(path, value):
     """A listening address: host:port, ``*:port`` or ``:port``; "" disables it."""
     if value == "":
         return value
-    host_part, _ = split_hostport(path, value)
-    if host_part not in ("", "*"):
-        host(path, host_part)
+    address, _ = split_hostport(path, value)
+    if address not in ("", "*"):
+        host(path, address)
     return value
 
 
-def duration(path, value):
-    if not timefmt.is_haproxy_duration(value):
-        fail(path, f"{value!r} is not a duration such as 500ms, 10s or 1m")
+def is_loopback(host):
+    """Tell whether ``host`` is an address in 127.0.0.0/8 or ``::1`` (bracketed or not)."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def loopback(path, value):
+    """The TCP runtime socket: anyone who reaches it can stop every server."""
+    if value == "":
+        return value
+    host, _ = split_hostport(path, value)
+    if not is_loopback(host):
+        fail(path, f"{value!r}: a TCP runtime socket must bind 127.0.0.0/8 or ::1")
+    return value
+
+
+def runtime_socket(path, value):
+    """The admin socket the states and haproxy_runtime use: a unix path or loopback host:port."""
+    if isinstance(value, str) and value.startswith("/"):
+        return abs_path(path, value)
+    if value == "":
+        fail(path, "must not be empty")
+    return loopback(path, value)
+
+
+def socket_mode(path, value):
+    """The unix runtime socket is admin level: nothing for others (600 or 660)."""
+    if not isinstance(value, (str, int)) or not MODE_RE.match(str(value)):
+        fail(path, f"{value!r} is not an octal mode such as 600 or 660")
+    if str(value)[-1] != "0":
+        fail(path, f"{value!r} gives others access to the admin socket; use 600 or 660")
     return value
 
 
@@ -180,8 +230,6 @@ def list_of(check):
 
 
 def mapping_of(check, allow_empty=True):
-    """A mapping whose keys follow the one name rule and whose values ``check`` accepts."""
-
     def check_mapping(path, value):
         if not isinstance(value, dict):
             fail(path, f"expected a mapping, got {type(value).__name__}")
@@ -195,9 +243,7 @@ def mapping_of(check, allow_empty=True):
     return check_mapping
 
 
-def dict_of(schema):
-    """A mapping with exactly the keys of ``schema`` ({key: checker}), none of them null."""
-
+def mapping(schema):
     def check_dict(path, value):
         if not isinstance(value, dict):
             fail(path, f"expected a mapping, got {type(value).__name__}")
@@ -212,7 +258,13 @@ def dict_of(schema):
     return check_dict
 
 
-def mapping(path, value):
+def duration(path, value):
+    if not timefmt.is_haproxy_duration(value):
+        fail(path, f"{value!r} is not a duration such as 500ms, 10s or 1m")
+    return value
+
+
+def any_mapping(path, value):
     """Any mapping (its keys are checked by the caller)."""
     if not isinstance(value, dict):
         fail(path, f"expected a mapping, got {type(value).__name__}")

@@ -15,8 +15,8 @@ from salt.utils.dictupdate import merge
 
 from harness.haproxy import free_port, wait_for
 from harness.sandbox import AppServer
+from tests.functional.routed_site import BYPASS_SECRET, Site, sandbox, site_pillar
 from tests.functional.test_render import HAPROXY
-from tests.support.site import BYPASS_SECRET, Site, sandbox, site_pillar
 
 SHOP_HOST = "shop.example.test"
 HTTP_TIMEOUT = 2.0

@@ -11,8 +11,10 @@ import sys
 import pytest
 from salt.utils.dictupdate import merge
 
+from harness import REPO
 from harness.haproxy import free_port, stop_pid, wait_for
 from harness.sandbox import AppServer, http_get
+from tests.functional.routed_site import Site, sandbox, site_pillar
 from tests.integration.test_page_browser import (
     VIEWPORTS,
     DevTools,
@@ -21,8 +23,6 @@ from tests.integration.test_page_browser import (
     load,
     shows_app_at,
 )
-from tests.support.converge import REPO
-from tests.support.site import Site, sandbox, site_pillar
 
 pytestmark = pytest.mark.skipif(
     not shutil.which("chromium"), reason="Debian's chromium is not installed"

@@ -7,6 +7,7 @@ import yaml
 from salt.utils.dictupdate import merge
 
 from harness import REPO
+from saltext_haproxy_maint import schema
 
 PILLAR_ROOT = REPO / "pillar"
 EXAMPLES = sorted((PILLAR_ROOT / "haproxy_maint").glob("*.sls"))
@@ -41,8 +42,6 @@ def render(path):
 
 def _collides(bind, sorry):
     """A bind takes the sorry server's address: same port, same host or a wildcard."""
-    from saltext_haproxy_maint import schema
-
     host, port = schema.split_hostport("bind", bind)
     return port == sorry["port"] and host in ("", "*", "0.0.0.0", "[::]", sorry["host"])
 

@@ -154,5 +154,5 @@ def test_the_issue_pillar_merged_over_the_dev_example_gives_the_same_site():
 @pytest.mark.parametrize("bind", ["*:8080", "127.0.0.1:8080", ":8080"])
 def test_no_frontend_takes_the_sorry_servers_address(bind):
     config = site(bind={"http": bind, "https": ""})
-    with pytest.raises(SaltInvocationError, match="sorry_server:host/port"):
+    with pytest.raises(SaltInvocationError, match=r"of haproxy_maint:sorry_server$"):
         lbconfig.validate(config)

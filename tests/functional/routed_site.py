@@ -6,9 +6,9 @@ import json
 
 from salt.utils.dictupdate import merge
 
+from harness.converge import salt_call, write_minion_config
 from harness.haproxy import HAProxy
 from tests.functional.test_render import sandbox_pillar
-from tests.support.converge import salt_call, write_minion_config
 
 CONFIG_SLS = "haproxy_maint.haproxy.config"
 # The sites' bypass secret (visitor:bypass:secret): the team's header value.
@@ -101,7 +101,7 @@ class Site:
 
     def start_haproxy(self):
         text = (self.tmp_path / "haproxy.cfg").read_text()
-        self.haproxy = HAProxy(workdir=self.tmp_path, backends={}, config_text=text).start()
+        self.haproxy = HAProxy(workdir=self.tmp_path, backends={}, config=text).start()
         return self.haproxy
 
     def maint(self, action, *args):
