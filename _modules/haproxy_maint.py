@@ -21,7 +21,7 @@ import time
 import salt.utils.yaml
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from saltext_haproxy_maint import client, lbconfig, names, runtime, sorry, timefmt
+from saltext_haproxy_maint import client, lbconfig, names, runtime, sorry, switchover, timefmt
 from saltext_haproxy_maint import record as lb_record
 from saltext_haproxy_maint import request as request_fields
 
@@ -192,20 +192,17 @@ def _ensure_sorry_server(cfg):
 
 
 def _apply_start(cfg, changed, mode, drain_timeout):
-    """Move the planned servers to MAINT (through DRAIN first in drain mode)."""
-    drain = None
-    if changed and mode == "drain":
-        __salt__["haproxy_runtime.set_states"](
-            lb_record.changes(changed, "drain"), socket=_socket(cfg)
-        )
-        drain = __salt__["haproxy_runtime.wait_drained"](
-            list(changed), drain_timeout=drain_timeout, socket=_socket(cfg)
-        )
-    if changed:
-        __salt__["haproxy_runtime.set_states"](
-            lb_record.changes(changed, "maint"), socket=_socket(cfg)
-        )
-    return drain
+    """Move the planned servers to MAINT (through DRAIN first in drain mode), then close
+    their sessions: ``(drain, {"backend/server": sessions closed})``."""
+    return switchover.apply_start(
+        lambda function, **kwargs: __salt__[f"haproxy_runtime.{function}"](
+            socket=_socket(cfg), **kwargs
+        ),
+        changed=changed,
+        mode=mode,
+        drain_timeout=drain_timeout,
+        close_after=cfg["maintenance"]["close_sessions_after"],
+    )
 
 
 def _save_state_file(cfg):
@@ -237,8 +234,11 @@ def start(
         ``backup``. An empty list is refused.
 
     mode
-        ``maint`` (default), or ``drain``: no new sessions, wait up to ``drain_timeout``
-        seconds for current sessions to end, then MAINT.
+        ``maint`` (default): MAINT, then (after pillar ``maintenance:close_sessions_after``
+        seconds) every session still open on the servers it moved is closed (``shutdown
+        sessions server``), requests in flight and WebSockets included. ``drain``: no new
+        sessions, wait up to ``drain_timeout`` seconds for current ones to end, then MAINT,
+        and what is left is closed. The result's ``sessions_closed`` counts them.
 
     drain_timeout
         Seconds, for ``mode=drain``; default pillar ``maintenance:drain_timeout``.
@@ -327,7 +327,7 @@ def start(
         # Before the servers move: from here on every new request of these backends gets the
         # page (or the bypass), also while drain mode waits.
         visitor = _apply_visitor(cfg, record)
-        drain = _apply_start(cfg, changed, mode, drain_timeout)
+        drain, closed = _apply_start(cfg, changed, mode, drain_timeout)
         _save_state_file(cfg)
     state = "changed" if changed else "already in maintenance"
     result = lb_record.outcome(
@@ -336,6 +336,7 @@ def start(
     if drain is not None:
         result["drain"] = drain
     result["visitor"] = visitor
+    result["sessions_closed"] = sum(closed.values())
     return result
 
 

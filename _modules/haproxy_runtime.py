@@ -5,8 +5,8 @@ Client for HAProxy's runtime API (the ``stats socket``), for operators and for
 This module is the only code of the project that opens a runtime socket. The wire protocol
 and the parsers live in :py:mod:`saltext_haproxy_maint.runtime`, the name rule in
 :py:mod:`saltext_haproxy_maint.names`; here are the commands an operator runs: queries (``show info``, ``show stat``, ``show servers state``,
-joined as :py:func:`server_status`), changes (server states in one batch, weights, session
-shutdown), :py:func:`wait_drained` and :py:func:`save_servers_state`.
+joined as :py:func:`server_status`), changes (server states in one batch, weights) and
+:py:func:`save_servers_state`.
 
 The socket is a unix socket path (``/run/haproxy/admin.sock``) or a TCP ``host:port``
 (``127.0.0.1:9999``). When a function is given no ``socket``, it uses the
@@ -14,15 +14,15 @@ The socket is a unix socket path (``/run/haproxy/admin.sock``) or a TCP ``host:p
 
 Errors are ``CommandExecutionError`` subclasses from :py:mod:`saltext_haproxy_maint.runtime`:
 ``RuntimeUnreachable``, ``RuntimeAccessDenied``, ``RuntimeRefused``, ``RuntimeProtocolError``.
-The maps and ACLs that haproxy.cfg loads from files are in ``haproxy_runtime_maps.py`` (the
-same ``haproxy_runtime`` functions: ``list_maps``, ``show_map``, ``replace_map`` ...).
+The maps and ACLs that haproxy.cfg loads from files are in ``haproxy_runtime_maps.py``, the
+sessions (``shutdown_sessions``, ``wait_drained``) in ``haproxy_runtime_sessions.py`` (the
+same ``haproxy_runtime`` functions: ``list_maps``, ``replace_map``, ``shutdown_sessions`` ...).
 Bad arguments (a name with ``;`` or a newline, an unknown state) raise
 ``SaltInvocationError`` before anything is sent.
 """
 
 import logging
 import os
-import time
 
 from salt.exceptions import SaltInvocationError
 
@@ -35,7 +35,6 @@ __virtualname__ = "haproxy_runtime"
 DEFAULT_SOCKET = "/run/haproxy/admin.sock"
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_SERVER_STATE_FILE = "/var/lib/haproxy/server-state"
-DEFAULT_DRAIN_POLL_INTERVAL = 0.25
 SOCKET_CONFIG_KEY = "haproxy_maint:haproxy:runtime:socket"
 TIMEOUT_CONFIG_KEY = "haproxy_maint:haproxy:runtime:timeout"
 STATE_FILE_CONFIG_KEY = "haproxy_maint:haproxy:server_state_file"
@@ -47,14 +46,6 @@ def __virtual__():
 
 def _name(name, kind):
     return names.check_name(name, kind)
-
-
-def _server_list(servers):
-    if isinstance(servers, str):
-        servers = [item for item in servers.split(",") if item]
-    if not isinstance(servers, (list, tuple)):
-        raise SaltInvocationError("servers must be a list of server names")
-    return [_name(server, "server") for server in servers]
 
 
 def _config_value(key, default):
@@ -378,7 +369,7 @@ def set_servers_state(
     if servers is None:
         chosen = [name for name, backup in known.items() if include_backup or not backup]
     else:
-        chosen = _server_list(servers)
+        chosen = names.check_server_names(servers)
         unknown = [name for name in chosen if name not in known]
         if unknown:
             raise runtime.RuntimeRefused(
@@ -454,99 +445,6 @@ def set_weight(backend, server, weight, socket=None, timeout=None):
         [f"set weight {backend}/{server} {text}"], socket, timeout, [f"{backend}/{server}"]
     )
     return True
-
-
-def shutdown_sessions(backend, server, socket=None, timeout=None):
-    """
-    Close every session of a server: ``shutdown sessions server <backend>/<server>``.
-
-    backend
-        Backend name.
-
-    server
-        Server name.
-
-    socket
-        Unix socket path or ``host:port``; default from config.
-
-    timeout
-        Seconds; default from config, else 5.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt lb1 haproxy_runtime.shutdown_sessions app app1
-    """
-    _name(backend, "backend")
-    _name(server, "server")
-    _run_checked(
-        [f"shutdown sessions server {backend}/{server}"], socket, timeout, [f"{backend}/{server}"]
-    )
-    return True
-
-
-def wait_drained(backend, servers=None, drain_timeout=60, interval=None, socket=None, timeout=None):
-    """
-    Wait until the servers' current sessions reach 0, or ``drain_timeout`` seconds pass.
-
-    Returns ``{"drained": bool, "waited": seconds, "sessions": {"backend/server": count}}``;
-    it does not raise when time runs out, so the caller decides what follows.
-
-    backend
-        Backend name, or a list of backend names.
-
-    servers
-        Server names (only with one backend); default every non-backup server.
-
-    drain_timeout
-        Seconds to wait at most.
-
-    interval
-        Seconds between two looks; default 0.25.
-
-    socket
-        Unix socket path or ``host:port``; default from config.
-
-    timeout
-        Seconds per runtime call; default from config, else 5.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt lb1 haproxy_runtime.wait_drained app drain_timeout=30
-    """
-    backends = [backend] if isinstance(backend, str) else list(backend or [])
-    if not backends:
-        raise SaltInvocationError("backend must be a backend name or a list of them")
-    for name in backends:
-        _name(name, "backend")
-    wanted = None if servers is None else set(_server_list(servers))
-    if wanted is not None and len(backends) != 1:
-        raise SaltInvocationError("servers can only be given with one backend")
-    try:
-        drain_timeout = float(drain_timeout)
-        interval = float(interval or DEFAULT_DRAIN_POLL_INTERVAL)
-    except (TypeError, ValueError) as err:
-        raise SaltInvocationError("drain_timeout and interval must be numbers") from err
-    start = time.monotonic()
-    deadline = start + max(drain_timeout, 0)
-    while True:
-        current = server_status(socket=socket, timeout=timeout)
-        sessions = {}
-        for name in backends:
-            if name not in current:
-                raise runtime.RuntimeRefused(f"No such backend: {name}")
-            for server, info in current[name].items():
-                if info["backup"] or (wanted is not None and server not in wanted):
-                    continue
-                sessions[f"{name}/{server}"] = info["sessions"]
-        busy = {key: count for key, count in sessions.items() if count}
-        now = time.monotonic()
-        if not busy or now >= deadline:
-            return {"drained": not busy, "waited": round(now - start, 3), "sessions": busy}
-        time.sleep(min(interval, max(deadline - now, 0)))
 
 
 def save_servers_state(path=None, socket=None, timeout=None):

@@ -25,6 +25,8 @@ MODE_RE = re.compile(r"^0?[0-7]{3}$")
 SALT_URL_RE = re.compile(r"^(salt|https?|file)://\S+$")
 MANAGERS = ("system", "supervisord")
 SIGNALS = ("TERM", "HUP", "INT", "QUIT", "KILL", "USR1", "USR2")
+# maintenance:close_sessions_after: a wait inside every start, so a short one.
+GRACE_MAX = 60
 BINDS = ("http", "https")
 MASKED_VALUE = "** masked **"
 
@@ -97,6 +99,17 @@ def _number(path, value):
 def _count(path, value):
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         _fail(path, f"expected a whole number >= 0, got {value!r}")
+    return value
+
+
+def _grace(path, value):
+    """Seconds from 0 to ``GRACE_MAX`` (a wait inside a maintenance job)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 <= value <= GRACE_MAX
+    ):
+        _fail(path, f"expected seconds from 0 to {GRACE_MAX}, got {value!r}")
     return value
 
 
@@ -413,7 +426,12 @@ SCHEMA = _dict(
             }
         ),
         "maintenance": _dict(
-            {"state_file": _abs_path, "drain_timeout": _number, "not_up_wait": _count}
+            {
+                "state_file": _abs_path,
+                "drain_timeout": _number,
+                "not_up_wait": _count,
+                "close_sessions_after": _grace,
+            }
         ),
         "visitor": _VISITOR,
     }

@@ -19,6 +19,7 @@ class FakeRuntime:
     def __init__(self, servers):
         self.servers = servers  # {backend: {server: {"admin", "backup", ...}}}
         self.calls = []
+        self.closed = []
         self.patterns = {}
 
     def server_status(self, socket=None):
@@ -38,6 +39,14 @@ class FakeRuntime:
         self.calls.append(changes)
         for change in changes:
             self.servers[change["backend"]][change["server"]]["admin"] = change["state"]
+
+    def shutdown_servers_sessions(self, servers, socket=None):
+        self.closed.append(servers)
+        return {
+            f"{backend}/{server}": self.servers[backend][server].get("sessions", 0)
+            for backend, listed in servers.items()
+            for server in listed
+        }
 
     # The visitor's side: what the runtime map and ACL hold, keyed by file.
     maps_loaded = True
@@ -105,6 +114,7 @@ def loader(monkeypatch, tmp_path, runtime, pillar):
         "cp.is_cached": lambda url: "",
         "haproxy_runtime.server_status": runtime.server_status,
         "haproxy_runtime.set_states": runtime.set_states,
+        "haproxy_runtime.shutdown_servers_sessions": runtime.shutdown_servers_sessions,
         "haproxy_runtime.save_servers_state": lambda path=None, socket=None: {"path": path},
         "haproxy_runtime.wait_drained": lambda *a, **k: {"drained": True, "waited": 0},
         "haproxy_runtime.show_info": runtime.show_info,
@@ -169,6 +179,26 @@ def test_repeated_start_is_a_no_op(runtime):
     runtime.calls.clear()
     assert maint.start()["state"] == "already in maintenance"
     assert runtime.calls == []
+
+
+def test_start_closes_the_sessions_of_the_servers_it_moved(runtime):
+    runtime.servers["app"]["app1"]["sessions"] = 3
+    runtime.servers["app"]["app3"]["sessions"] = 4  # an operator's MAINT: not ours to close
+    result = maint.start()
+    assert runtime.closed == [{"app": ["app1", "app2"]}]
+    assert result["sessions_closed"] == 3
+    runtime.closed.clear()
+    assert maint.start()["sessions_closed"] == 0
+    assert runtime.closed == [], "a repeated start moves nothing and closes nothing"
+
+
+def test_drain_start_closes_what_is_left_after_the_wait(runtime):
+    runtime.servers["app"]["app2"]["sessions"] = 2
+    result = maint.start(mode="drain", drain_timeout=1)
+    assert [change["state"] for change in runtime.calls[0]] == ["drain", "drain"]
+    assert [change["state"] for change in runtime.calls[1]] == ["maint", "maint"]
+    assert runtime.closed == [{"app": ["app1", "app2"]}]
+    assert result["sessions_closed"] == 2 and result["drain"]["drained"] is True
 
 
 def test_stop_restores_only_what_start_changed(runtime, loader):

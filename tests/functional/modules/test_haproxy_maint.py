@@ -1,0 +1,95 @@
+"""haproxy_maint through Salt's loader against a real haproxy and real app servers: the
+sessions a maintenance closes, and those it leaves open."""
+
+import pytest
+from saltfactories.utils.functional import Loaders
+
+from harness.haproxy import free_port
+from harness.sandbox import AppServer
+from harness.tunnel import KeepAlive, Tunnel
+
+BYPASS_SOURCE = "127.0.0.2"
+# How long a closed tunnel may take to see its end: the acceptance bound of a maint start.
+CLOSE_BOUND = 5.0
+
+
+@pytest.fixture(scope="module")
+def app_servers():
+    servers = {name: AppServer(name).start() for name in ("app1", "app2")}
+    yield servers
+    for server in servers.values():
+        server.stop()
+
+
+@pytest.fixture
+def haproxy(haproxy_factory, app_servers):
+    servers = {name: server.address for name, server in app_servers.items()}
+    # The product's bypass backend: the same servers under another backend, never in MAINT.
+    return haproxy_factory(
+        {"app": servers, "app:bypass": servers},
+        sorry_address=f"127.0.0.1:{free_port()}",
+        extra_frontend=f"    use_backend app:bypass if {{ src {BYPASS_SOURCE} }}",
+    )
+
+
+def lb_loaders(minion_opts, haproxy, tmp_path, **maintenance):
+    """Salt's loaders with this LB's pillar in the minion config (config.get reads it)."""
+    servers = {name: address for name, address in haproxy.backends["app"].items()}
+    pillar = {
+        "haproxy": {
+            "runtime": {"socket": haproxy.socket},
+            "config_file": str(haproxy.config_path),
+            "server_state_file": haproxy.state_file,
+            "backends": {"app": {"servers": servers}},
+        },
+        "page": {"root": str(tmp_path / "www")},
+        "maintenance": {"state_file": str(tmp_path / "desired.json"), **maintenance},
+        "visitor": {
+            "map_file": str(tmp_path / "visitor/maintenance.map"),
+            "bypass_file": str(tmp_path / "visitor/bypass.acl"),
+        },
+    }
+    return Loaders(dict(minion_opts, haproxy_maint=pillar))
+
+
+@pytest.fixture
+def maint(minion_opts, haproxy, tmp_path):
+    return lb_loaders(minion_opts, haproxy, tmp_path).modules.haproxy_maint
+
+
+def tunnels(haproxy, count, source="127.0.0.1", timeout=CLOSE_BOUND):
+    opened = [
+        Tunnel("127.0.0.1", haproxy.frontend_port, source=source, timeout=timeout)
+        for _ in range(count)
+    ]
+    answers = [tunnel.echo("hello") for tunnel in opened]
+    assert all(answer.endswith(" hello") for answer in answers), answers
+    return opened
+
+
+def test_maint_closes_app_tunnels_keeps_bypass_and_keep_alive_gets_503(maint, haproxy):
+    app = tunnels(haproxy, 2)  # round robin: one on each app server
+    bypass = tunnels(haproxy, 1, source=BYPASS_SOURCE)[0]
+    keep_alive = KeepAlive("127.0.0.1", haproxy.frontend_port)
+    assert keep_alive.get()[0] == 200
+    result = maint.start(ensure_sorry=False)
+    assert result["changed"] == {"app": ["app1", "app2"]}
+    assert result["sessions_closed"] == 2
+    assert all(tunnel.closed_by_peer() for tunnel in app)
+    assert bypass.echo("still there").endswith(" still there")
+    assert keep_alive.get()[0] == 503, "the next request on a kept-alive connection"
+    assert maint.start(ensure_sorry=False)["sessions_closed"] == 0
+    for each in (*app, bypass, keep_alive):
+        each.close()
+
+
+def test_drain_closes_what_is_left_after_drain_timeout(maint, haproxy):
+    drain_timeout = 1
+    app = tunnels(haproxy, 2, timeout=drain_timeout + CLOSE_BOUND)
+    result = maint.start(mode="drain", drain_timeout=drain_timeout, ensure_sorry=False)
+    assert result["drain"]["drained"] is False
+    assert result["drain"]["waited"] >= drain_timeout
+    assert result["sessions_closed"] == 2
+    assert all(tunnel.closed_by_peer() for tunnel in app)
+    for tunnel in app:
+        tunnel.close()
