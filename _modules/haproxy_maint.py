@@ -343,7 +343,9 @@ def start(
 def stop(backends=None, stamp=None, test=False, not_up_wait=None):
     """
     End maintenance on this LB: the servers that ``start`` moved go back to READY, then the
-    call waits (bounded) for them to be UP and lists those that are not (``not_up``).
+    call waits (bounded) for them to be UP and lists those that are not (``not_up``); one
+    that has no address (its host name does not resolve: HAProxy's ``RMAINT``) is listed
+    under ``no_address`` instead, not waited for.
 
     Servers that were in MAINT or DRAIN before ``start`` stay as they were. Idempotent: a
     stop with no maintenance on changes nothing.
@@ -424,7 +426,9 @@ def stop(backends=None, stamp=None, test=False, not_up_wait=None):
     state = "changed" if restored else "nothing to restore"
     result = lb_record.outcome(record, began=began, state=state, changed=restored)
     result["visitor"] = visitor
-    result["not_up"] = _not_up(cfg, restored, not_up_wait)
+    result["not_up"], no_address = _not_up(cfg, restored, not_up_wait)
+    if no_address:
+        result["no_address"] = no_address
     return result
 
 

@@ -211,8 +211,12 @@ def server_status(backend=None, socket=None, timeout=None):
 
     One connection runs ``show stat`` and ``show servers state``; the result is
     ``{backend: {server: {...}}}`` where each server has ``admin`` (ready/drain/maint),
-    ``admin_flags``, ``status`` (``show stat`` status, e.g. ``UP``, ``DOWN``, ``MAINT``),
-    ``backup`` (bool), ``sessions`` (current), ``address`` and ``weight``.
+    ``admin_flags`` (the set bits of ``srv_admin_state`` by the management guide's names:
+    ``FMAINT``, ``IMAINT``, ``CMAINT``, ``FDRAIN``, ``IDRAIN``, ``RMAINT`` (no address: its
+    host name did not resolve), ``HMAINT``), ``status`` (``show stat`` status, e.g. ``UP``,
+    ``DOWN``, ``MAINT``, ``MAINT (resolution)``), ``backup`` (bool), ``sessions`` (current),
+    ``address`` (``host:port``, "" with none), ``fqdn`` (the configured host name, "" for an
+    address) and ``weight``.
 
     backend
         Only this backend; raises if it does not exist.

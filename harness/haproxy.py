@@ -73,6 +73,7 @@ class HAProxy:
     sorry_name: str = "localhost"
     extra_global: str = ""
     extra_frontend: str = ""
+    default_server: str = ""
     check: bool = False
     frontend_port: int = field(default_factory=free_port)
     tcp_port: int = field(default_factory=free_port)
@@ -108,6 +109,7 @@ class HAProxy:
             "    timeout client 10s",
             "    timeout server 10s",
             "    load-server-state-from-file global",
+            f"    default-server {self.default_server}" if self.default_server else "",
         ]
         for name, servers in self.backends.items():
             lines.append(f"backend {name}")

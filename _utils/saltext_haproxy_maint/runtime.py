@@ -447,8 +447,8 @@ def server_table(stat_answer, state_answer):
     """
     Join ``show stat`` and ``show servers state`` into ``{backend: {server: {...}}}``; each
     server has ``admin`` (ready/drain/maint), ``admin_flags``, ``op``, ``status`` (``UP``,
-    ``DOWN``, ``MAINT`` ...), ``check_status``, ``backup``, ``sessions``, ``address`` and
-    ``weight``. Every backend appears, also one without servers.
+    ``DOWN``, ``MAINT`` ...), ``check_status``, ``backup``, ``sessions``, ``address``,
+    ``fqdn`` (the configured host name, "" for an address) and ``weight``. Every backend appears, also one without servers.
 
     stat_answer
         The raw answer of ``show stat``.
@@ -475,6 +475,7 @@ def server_table(stat_answer, state_answer):
             "backup": row["backup"],
             "sessions": row.get("scur") or 0,
             "address": row.get("addr"),
+            "fqdn": "" if state.get("fqdn") in (None, "-") else state["fqdn"],
             "weight": row.get("weight"),
         }
     return result

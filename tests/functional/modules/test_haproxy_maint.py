@@ -1,5 +1,6 @@
 """haproxy_maint through Salt's loader against a real haproxy and real app servers: the
-sessions a maintenance closes, and those it leaves open."""
+sessions a maintenance closes, and those it leaves open; a server whose host name does not
+resolve."""
 
 import pytest
 from saltfactories.utils.functional import Loaders
@@ -93,3 +94,22 @@ def test_drain_closes_what_is_left_after_drain_timeout(maint, haproxy):
     assert all(tunnel.closed_by_peer() for tunnel in app)
     for tunnel in app:
         tunnel.close()
+
+
+def test_a_server_without_address_is_haproxys_not_ours(
+    haproxy_factory, app_servers, minion_opts, tmp_path
+):
+    haproxy = haproxy_factory(
+        {"app": {"app1": app_servers["app1"].address, "app3": "app3.invalid:8003"}},
+        sorry_address=f"127.0.0.1:{free_port()}",
+        default_server="init-addr last,libc,none",
+    )
+    maint = lb_loaders(minion_opts, haproxy, tmp_path).modules.haproxy_maint
+    app3 = maint.status()["backends"]["app"]["app3"]
+    assert app3["admin_flags"] == ["RMAINT"] and app3["status"] == "MAINT (resolution)"
+    assert app3["why"] == "no address: app3.invalid did not resolve"
+    assert KeepAlive("127.0.0.1", haproxy.frontend_port).get()[1] == "APP app1\n"
+    assert maint.start(ensure_sorry=False)["changed"] == {"app": ["app1"]}
+    stopped = maint.stop(not_up_wait=0)
+    assert stopped["changed"] == {"app": ["app1"]} and stopped["not_up"] == {}
+    assert haproxy.server_states()[("app", "app3")][1] == "32", "RMAINT alone, as before"

@@ -15,6 +15,10 @@ from saltext_haproxy_maint import lbconfig, names
 SECRET = "unit-test-bypass-secret-value"
 
 
+# The srv_admin_state bit that `set server ... state` forces, by admin state.
+FORCED = {"ready": [], "drain": ["FDRAIN"], "maint": ["FMAINT"]}
+
+
 class FakeRuntime:
     def __init__(self, servers):
         self.servers = servers  # {backend: {server: {"admin", "backup", ...}}}
@@ -25,7 +29,13 @@ class FakeRuntime:
     def server_status(self, socket=None):
         return {
             backend: {
-                name: {"sessions": 0, "status": "UP", **info} for name, info in servers.items()
+                name: {
+                    "sessions": 0,
+                    "status": "UP",
+                    "admin_flags": list(FORCED[info["admin"]]),
+                    **info,
+                }
+                for name, info in servers.items()
             }
             for backend, servers in self.servers.items()
         }
@@ -38,7 +48,14 @@ class FakeRuntime:
     def set_states(self, changes, socket=None):
         self.calls.append(changes)
         for change in changes:
-            self.servers[change["backend"]][change["server"]]["admin"] = change["state"]
+            server = self.servers[change["backend"]][change["server"]]
+            # HAProxy's own bits stay; the forced ones are what the command says.
+            kept = [
+                flag for flag in server.pop("admin_flags", []) if flag not in ("FMAINT", "FDRAIN")
+            ]
+            server["admin"] = change["state"]
+            if kept:
+                server["admin_flags"] = kept + FORCED[change["state"]]
 
     def shutdown_servers_sessions(self, servers, socket=None):
         self.closed.append(servers)
@@ -352,6 +369,45 @@ def test_stop_lists_a_restored_server_that_is_not_up(runtime, pillar):
     runtime.servers["app"]["app2"]["status"] = "DOWN"
     result = maint.stop(not_up_wait=1)
     assert result["not_up"] == {"app": ["app2"]}
+
+
+def test_a_restored_server_without_address_is_not_reported_stuck(runtime, pillar):
+    pillar["haproxy"]["default_server"] = {"inter": "10ms"}
+    maint.start()
+    # Its host name stopped resolving during the maintenance (a restart): HAProxy's RMAINT.
+    runtime.servers["app"]["app2"].update(status="MAINT (resolution)", admin_flags=["RMAINT"])
+    result = maint.stop(not_up_wait=1)
+    assert result["not_up"] == {}
+    assert result["no_address"] == {"app": ["app2"]}
+
+
+@pytest.mark.parametrize(
+    ("flags", "moved"),
+    [
+        (["RMAINT"], False),  # no address: HAProxy's, nothing for a stop to restore
+        (["CMAINT"], False),
+        (["FMAINT"], False),
+        (["FDRAIN"], False),  # an operator's DRAIN: left alone
+        (["IDRAIN"], True),  # inherited from a tracked server: nobody's decision
+    ],
+)
+def test_start_reads_admin_states_as_bit_flags(runtime, flags, moved):
+    admin = "maint" if any(flag.endswith("MAINT") for flag in flags) else "drain"
+    runtime.servers["app"]["app2"].update(admin=admin, admin_flags=flags)
+    assert ("app2" in maint.start()["changed"].get("app", [])) is moved
+    assert ("app2" in maint.stop()["changed"].get("app", [])) is moved, "a stop restores ours only"
+    if not moved:
+        assert runtime.servers["app"]["app2"]["admin"] == admin
+
+
+def test_status_says_why_a_server_has_no_address(runtime):
+    runtime.servers["app"]["app2"].update(
+        admin="maint", admin_flags=["RMAINT"], status="MAINT (resolution)", fqdn="app2.invalid"
+    )
+    server = maint.status()["backends"]["app"]["app2"]
+    assert server["admin_flags"] == ["RMAINT"]
+    assert server["why"] == "no address: app2.invalid did not resolve"
+    assert "why" not in maint.status()["backends"]["app"]["app1"]
 
 
 def test_a_server_in_transition_is_not_up(runtime, pillar):
