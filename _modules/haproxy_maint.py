@@ -207,7 +207,9 @@ def _apply_start(cfg, changed, mode, drain_timeout):
 
 def _save_state_file(cfg):
     __salt__["haproxy_runtime.save_servers_state"](
-        path=cfg["haproxy"]["server_state_file"], socket=_socket(cfg)
+        path=cfg["haproxy"]["server_state_file"],
+        socket=_socket(cfg),
+        config_file=cfg["haproxy"]["config_file"],
     )
 
 

@@ -26,7 +26,7 @@ import os
 
 from salt.exceptions import SaltInvocationError
 
-from saltext_haproxy_maint import files, names, runtime
+from saltext_haproxy_maint import files, names, runtime, server_state
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ DEFAULT_SERVER_STATE_FILE = "/var/lib/haproxy/server-state"
 SOCKET_CONFIG_KEY = "haproxy_maint:haproxy:runtime:socket"
 TIMEOUT_CONFIG_KEY = "haproxy_maint:haproxy:runtime:timeout"
 STATE_FILE_CONFIG_KEY = "haproxy_maint:haproxy:server_state_file"
+CONFIG_FILE_CONFIG_KEY = "haproxy_maint:haproxy:config_file"
 
 
 def __virtual__():
@@ -451,18 +452,32 @@ def set_weight(backend, server, weight, socket=None, timeout=None):
     return True
 
 
-def save_servers_state(path=None, socket=None, timeout=None):
+def save_servers_state(path=None, socket=None, timeout=None, config_file=None):
     """
-    Write ``show servers state`` to HAProxy's ``server-state-file``, atomically.
+    Write ``show servers state`` to HAProxy's ``server-state-file``, atomically, made to
+    fit ``config_file``: the HAProxy config that the next start or reload loads.
 
     HAProxy never writes this file itself; it reads it at start when
     ``load-server-state-from-file`` is set, which is how admin states (MAINT, DRAIN) survive
-    a reload or restart. The file is written to a temporary name beside the target and
-    renamed over it, so a reader sees the old file or the new one, never half of one.
+    a reload or restart. It would also put back a server's old port (and, with ``init-addr
+    last``, its old address), so the lines are rewritten against ``config_file`` first
+    (:py:func:`saltext_haproxy_maint.server_state.reconcile`): a server the config no longer
+    declares is dropped; one whose address, port or host name changed gets the config's, with
+    fresh health and its admin state kept. The file is written to a temporary name beside the
+    target and renamed over it, so a reader sees the old file or the new one, never half of
+    one.
+
+    Returns ``{"path": str, "servers": count written, "readdressed": ["backend/server"],
+    "dropped": ["backend/server"]}``. Raises ``CommandExecutionError`` when ``config_file``
+    cannot be read (nothing is written then).
 
     path
         Where to write; default from config ``haproxy_maint:haproxy:server_state_file``,
         else ``/var/lib/haproxy/server-state``.
+
+    config_file
+        The config to fit; default from config ``haproxy_maint:haproxy:config_file``; with
+        neither, the dump is written as it is.
 
     socket
         Unix socket path or ``host:port``; default from config.
@@ -477,11 +492,15 @@ def save_servers_state(path=None, socket=None, timeout=None):
         salt lb1 haproxy_runtime.save_servers_state
     """
     path = path or _config_value(STATE_FILE_CONFIG_KEY, DEFAULT_SERVER_STATE_FILE)
-    if not isinstance(path, str) or not os.path.isabs(path):
-        raise SaltInvocationError(f"server state file must be an absolute path, not {path!r}")
+    config_file = config_file or _config_value(CONFIG_FILE_CONFIG_KEY, None)
+    for name, value in (("server state file", path), ("config file", config_file)):
+        if value is not None and (not isinstance(value, str) or not os.path.isabs(value)):
+            raise SaltInvocationError(f"{name} must be an absolute path, not {value!r}")
     answer = _run_query("show servers state", socket, timeout)
-    servers_state = runtime.parse_servers_state(answer)
+    runtime.parse_servers_state(answer)  # refuses an answer in an unknown format
     # The file's first line is the format version and a newline, as HAProxy expects.
-    text = answer if answer.endswith("\n") else answer + "\n"
+    text, changes = answer if answer.endswith("\n") else answer + "\n", {}
+    if config_file:
+        text, changes = server_state.reconcile(text, server_state.read_config_servers(config_file))
     files.write_text(path, text, mode=0o640)
-    return {"path": path, "servers": len(servers_state)}
+    return {"path": path, "servers": len(runtime.parse_servers_state(text)), **changes}

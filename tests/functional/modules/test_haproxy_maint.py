@@ -113,3 +113,77 @@ def test_a_server_without_address_is_haproxys_not_ours(
     stopped = maint.stop(not_up_wait=0)
     assert stopped["changed"] == {"app": ["app1"]} and stopped["not_up"] == {}
     assert haproxy.server_states()[("app", "app3")][1] == "32", "RMAINT alone, as before"
+
+
+CHANGES = {
+    "port": lambda one, two: {"app1": f"127.0.0.1:{free_port()}", "app2": two},
+    "ip": lambda one, two: {"app1": one.replace("127.0.0.1", "127.0.0.2"), "app2": two},
+    "rename": lambda one, two: {"app9": one, "app2": two},
+    "removal": lambda one, two: {"app2": two},
+    # init-addr starts with "last": HAProxy alone would take the state file's address.
+    "host name": lambda one, two: {"app1": f"app1.invalid:{one.rpartition(':')[2]}", "app2": two},
+}
+
+
+@pytest.fixture(params=[False, True], ids=["live", "in-maintenance"])
+def maintenance(request):
+    return request.param
+
+
+def reloaded(haproxy_factory, minion_opts, tmp_path, *, before, after, maintenance):
+    """An LB on ``before``, in maintenance or not; then what a highstate does with ``after``:
+    the new haproxy.cfg, the state dumped to fit it, the reload. Returns the LB's loaders
+    (of the new config) and what ``save_servers_state`` said."""
+    haproxy = haproxy_factory(
+        {"app": before},
+        sorry_address=f"127.0.0.1:{free_port()}",
+        default_server="init-addr last,libc,none",
+    )
+    loaders = lb_loaders(minion_opts, haproxy, tmp_path)
+    if maintenance:
+        loaders.modules.haproxy_maint.start(ensure_sorry=False)
+    haproxy.reconfigure({"app": after})
+    saved = loaders.modules.haproxy_runtime.save_servers_state(
+        path=haproxy.state_file, socket=haproxy.socket, config_file=str(haproxy.config_path)
+    )
+    haproxy.reload_and_wait()
+    return lb_loaders(minion_opts, haproxy, tmp_path), saved
+
+
+@pytest.mark.parametrize("change", ["port", "ip", "rename", "removal"])
+def test_a_reload_loads_the_new_addresses_and_only_the_admin_state_survives(
+    haproxy_factory, app_servers, minion_opts, tmp_path, change, maintenance
+):
+    before = {name: server.address for name, server in app_servers.items()}
+    after = CHANGES[change](before["app1"], before["app2"])
+    loaders, saved = reloaded(
+        haproxy_factory, minion_opts, tmp_path, before=before, after=after, maintenance=maintenance
+    )
+    assert saved["dropped"] == ([] if change in ("port", "ip") else ["app/app1"])
+    maint = loaders.modules.haproxy_maint
+    maint.reapply()  # haproxy_maint.converged, the highstate's last state
+    live = maint.status()["backends"]["app"]
+    assert set(live) == {*after, "localhost"}, "a removed server does not come back"
+    runtime = loaders.modules.haproxy_runtime.server_status()["app"]
+    for server, address in after.items():
+        assert runtime[server]["address"] == address, f"{server}: the new config's address"
+        assert live[server]["admin"] == ("maint" if maintenance else "ready")
+    if maintenance:
+        assert maint.stop(not_up_wait=0)["changed"] == {"app": sorted(after)}
+        assert {
+            server: live["admin"] for server, live in maint.status()["backends"]["app"].items()
+        } == dict.fromkeys({*after, "localhost"}, "ready")
+
+
+def test_a_new_host_name_never_gets_the_old_address(
+    haproxy_factory, app_servers, minion_opts, tmp_path, maintenance
+):
+    before = {name: server.address for name, server in app_servers.items()}
+    after = CHANGES["host name"](before["app1"], before["app2"])
+    loaders, saved = reloaded(
+        haproxy_factory, minion_opts, tmp_path, before=before, after=after, maintenance=maintenance
+    )
+    assert saved["readdressed"] == ["app/app1"]
+    app1 = loaders.modules.haproxy_runtime.server_status()["app"]["app1"]
+    assert not app1["address"] and app1["fqdn"] == "app1.invalid"
+    assert app1["admin_flags"] == (["FMAINT", "RMAINT"] if maintenance else ["RMAINT"])

@@ -132,7 +132,9 @@ def loader(monkeypatch, tmp_path, runtime, pillar):
         "haproxy_runtime.server_status": runtime.server_status,
         "haproxy_runtime.set_states": runtime.set_states,
         "haproxy_runtime.shutdown_servers_sessions": runtime.shutdown_servers_sessions,
-        "haproxy_runtime.save_servers_state": lambda path=None, socket=None: {"path": path},
+        "haproxy_runtime.save_servers_state": lambda path=None, socket=None, config_file=None: {
+            "path": path
+        },
         "haproxy_runtime.wait_drained": lambda *a, **k: {"drained": True, "waited": 0},
         "haproxy_runtime.show_info": runtime.show_info,
         "haproxy_runtime.list_maps": runtime.list_maps,
