@@ -13,10 +13,13 @@ to be loaded:
 - a server whose address, port or host name differs: its line carries the config's (the
   host name with no address, so the resolver decides), and its health starts afresh (up,
   no check result), as for a new server; its admin state (MAINT, DRAIN) is kept;
-- any other server: its line is kept as it is, health and last resolved address included.
+- any other server: its line is kept as it is, health and last resolved address included;
+  so is the line of a server that a ``server-template`` makes (its address comes from DNS,
+  often an SRV record, not from the config).
 
-:py:func:`config_servers` reads a config's servers: ``server <name> <address>`` lines of
-``backend`` and ``listen`` sections.
+:py:func:`config_servers` reads a config's servers: ``server <name> <address>`` and
+``server-template <prefix> <count or range> ...`` lines of ``backend`` and ``listen``
+sections.
 """
 
 import ipaddress
@@ -24,6 +27,22 @@ import ipaddress
 from salt.exceptions import CommandExecutionError
 
 PROXY_SECTIONS = ("backend", "listen")
+# Every keyword that opens a section of haproxy.cfg (indentation means nothing to HAProxy).
+SECTIONS = (
+    *PROXY_SECTIONS,
+    "global",
+    "defaults",
+    "frontend",
+    "peers",
+    "resolvers",
+    "userlist",
+    "program",
+    "http-errors",
+    "ring",
+    "mailers",
+    "cache",
+    "fcgi-app",
+)
 ADDRESS_PREFIXES = ("ipv4@", "ipv6@")
 NO_VALUE = "-"
 # Fresh health for a server at a new address: running, no check result (as at first start).
@@ -65,7 +84,8 @@ def _is_ip(host):
 
 def config_servers(text):
     """
-    The servers a config declares: ``{(backend, server): (host, port)}``.
+    The servers a config declares: ``{(backend, server): (host, port)}``; ``None`` in place
+    of ``(host, port)`` for a server that a ``server-template`` makes.
 
     text
         haproxy.cfg's text.
@@ -76,12 +96,23 @@ def config_servers(text):
         words = line.split("#", 1)[0].split()
         if not words:
             continue
-        if not line[0].isspace():
+        if words[0] in SECTIONS:
             proxy = words[1] if words[0] in PROXY_SECTIONS and len(words) > 1 else None
-            continue
-        if proxy and words[0] == "server" and len(words) > 2:
+        elif proxy and words[0] == "server" and len(words) > 2:
             servers[(proxy, words[1])] = split_address(words[2])
+        elif proxy and words[0] == "server-template" and len(words) > 2:
+            servers.update(dict.fromkeys(_template_names(proxy, words[1], words[2])))
     return servers
+
+
+def _template_names(proxy, prefix, count):
+    """``(proxy, name)`` of the servers ``server-template <prefix> <count>`` makes; a count is
+    ``3`` (``<prefix>1`` to ``<prefix>3``) or a range ``2-5``."""
+    first, _, last = count.partition("-")
+    if not first.isdigit() or not (last or first).isdigit():
+        return []
+    start, end = (int(first), int(last)) if last else (1, int(first))
+    return [(proxy, f"{prefix}{number}") for number in range(start, end + 1)]
 
 
 def read_config_servers(path):
@@ -127,10 +158,10 @@ def reconcile(dump, servers):
         if key not in servers:
             dropped.append(label)
             continue
-        host, port = servers[key]
-        if _same_address(fields, host, port):
+        if servers[key] is None or _same_address(fields, *servers[key]):
             kept.append(line)
             continue
+        host, port = servers[key]
         ip = _is_ip(host)
         fields.update(
             FRESH_HEALTH,

@@ -40,6 +40,9 @@ backend app
 listen stats
   server s1 ipv6@::1:9000
   server s2 [::1]:9001
+backend dns  # no indentation below: HAProxy does not need it
+server-template web 3 _http._tcp.web.example resolvers dns
+server-template api 2-3 api.example:80
 """
 
 
@@ -54,6 +57,13 @@ def test_config_servers_reads_backend_and_listen_sections():
     assert servers[("stats", "s1")] == ("::1", "9000")
     assert servers[("stats", "s2")] == ("::1", "9001")
     assert ("app", "gone") not in servers
+    assert {key for key, value in servers.items() if value is None} == {
+        ("dns", "web1"),
+        ("dns", "web2"),
+        ("dns", "web3"),
+        ("dns", "api2"),
+        ("dns", "api3"),
+    }
 
 
 def test_a_changed_port_is_the_configs_with_fresh_health_and_admin_state_kept():
@@ -85,6 +95,14 @@ def test_a_changed_address_never_comes_back(address, expected):
     app2 = rows(text)[("app", "app2")]
     assert (app2["addr"], app2["fqdn"], app2["port"]) == expected
     assert "app/app2" in changes["readdressed"]
+
+
+def test_a_templated_servers_line_is_kept_as_it_is():
+    line = "4 dns 1 web1 10.0.0.9 2 1 100 100 9 6 3 4 6 0 0 0 a.web.example 8080 _http._tcp.web.example 0 0 - - 0"
+    text, changes = server_state.reconcile(
+        f"1\n{HEADER}\n{line}\n", server_state.config_servers(CONFIG)
+    )
+    assert line in text.splitlines() and changes == {"readdressed": [], "dropped": []}
 
 
 def test_an_unreadable_config_is_named(tmp_path):
