@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DEB_PACKAGES := haproxy supervisor socat curl chromium nodejs npm redis-server
+DEB_PACKAGES := haproxy supervisor socat curl chromium nodejs npm redis-server wrk
 PYTEST_ARGS ?=
 
 .PHONY: setup setup-deb setup-venv setup-npm test lint unit demo converge converge-config maint-start maint-stop bench docs clean
@@ -82,14 +82,16 @@ docs: setup
 demo: setup
 	$(VENV)/bin/python -m demo
 
-# Benchmarks: runtime batch vs saltext-haproxy, cluster failover for 2..16 LBs, then the
-# report page docs/benchmarks.md with its plots. Figures are printed; nothing is asserted.
+# Benchmarks: runtime batch vs saltext-haproxy, cluster failover for 2..16 LBs, the page's
+# capacity next to HAProxy's own (wrk), then the report page docs/benchmarks.md with its
+# plots. Figures are printed; nothing is asserted.
 BENCH_DIR ?= artifacts/bench
 BENCH_LBS ?= 2 4 8 16
 BENCH_ROUNDS ?= 10
 bench: setup
 	mkdir -p $(BENCH_DIR)
 	$(VENV)/bin/python benchmarks/runtime_batch.py --json $(BENCH_DIR)/runtime.json
+	$(VENV)/bin/python benchmarks/page_capacity.py --json $(BENCH_DIR)/page.json
 	for n in $(BENCH_LBS); do \
 	  baseline=--no-baseline; [ $$n = 2 ] && baseline=; \
 	  $(VENV)/bin/python benchmarks/failover.py --lbs $$n --rounds $(BENCH_ROUNDS) $$baseline \

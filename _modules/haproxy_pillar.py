@@ -27,14 +27,19 @@ def lb_config(defaults, pillar):
         The ``haproxy_maint`` mapping of the state tree's ``defaults.yaml``.
 
     pillar
-        The LB's ``haproxy_maint`` pillar.
+        The LB's ``haproxy_maint`` pillar. Salt 3008's ``pillar.get`` masks values unless
+        ``unmask=True``; unmasked, ``tls:pem`` is on the command line: run it as root.
 
     CLI Example:
 
     .. code-block:: bash
 
-        salt lb1 haproxy_pillar.lb_config "$(salt-call --out=json cp.get_file_str ...)" \
-            "$(salt-call --out=json pillar.get haproxy_maint)"
+        # On an LB: its pillar over the state tree's defaults.yaml, as map.jinja reads them
+        DEFAULTS=$(salt-call --out=json slsutil.renderer salt://haproxy_maint/defaults.yaml | jq -c .local.haproxy_maint)
+        PILLAR=$(salt-call --out=json pillar.get haproxy_maint unmask=True | jq -c .local)
+        salt-call haproxy_pillar.lb_config "$DEFAULTS" "$PILLAR"
+        # A pillar you are about to commit
+        salt-call haproxy_pillar.lb_config "$DEFAULTS" '{"env": "dev", "haproxy": {"backends": {"app": {"servers": {"app1": "127.0.0.1:8001"}}}}}'
     """
     return lbconfig.lb_config(defaults, pillar)
 
@@ -52,6 +57,9 @@ def validate(config):
 
     .. code-block:: bash
 
-        salt lb1 haproxy_pillar.validate "$(salt lb1 --out=json haproxy_maint.config)"
+        # On an LB; jq's * merges as map.jinja does (mappings recursively, lists replaced)
+        DEFAULTS=$(salt-call --out=json slsutil.renderer salt://haproxy_maint/defaults.yaml | jq -c .local.haproxy_maint)
+        PILLAR=$(salt-call --out=json pillar.get haproxy_maint unmask=True | jq -c .local)
+        salt-call haproxy_pillar.validate "$(jq -cn --argjson d "$DEFAULTS" --argjson p "$PILLAR" '$d * $p')"
     """
     return lbconfig.validate(config)

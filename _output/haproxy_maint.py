@@ -37,11 +37,17 @@ def _env_line(env, desired):
             line += f" to {window['end_at']}"
     elif window.get("end_at") and desired.get("active"):
         line += f"; window ends {window['end_at']}"
+    failed = desired.get("window_failed") or {}
+    if failed:
+        line += f"; window dropped at {failed.get('dropped_at')}: {failed.get('why')}"
     return line
 
 
 def _rows(env, data):
-    rows = [_env_line(env, data.get("desired") or {}), COLUMNS]
+    rows = [_env_line(env, data.get("desired") or {})]
+    if data.get("warning"):
+        rows.append(f"  warning: {data['warning']}")
+    rows.append(COLUMNS)
     for lb, out in sorted((data.get("lbs") or {}).items()):
         if out.get("outcome") != "ok":
             why = f": {out['why']}" if out.get("why") else ""

@@ -156,7 +156,9 @@ def start(
         Start later, ISO 8601 with a zone (a pending window; ``cancel`` drops it).
 
     duration
-        End by itself after this long: ``90m``, ``2h`` or seconds.
+        End by itself after this long: ``90m``, ``2h`` or seconds. ``at`` and ``duration``
+        need the master's ``schedule:`` entry for ``haproxy_maint.run_windows`` (refused
+        without it); a window's target and backends are checked when it is scheduled.
 
     test
         Show per LB, backend and server what would change; change and record nothing.

@@ -28,6 +28,12 @@ def converged(name="haproxy maintenance"):
 
     name
         An ID for the state; it does not change what is done.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt lb1 state.single haproxy_maint.converged name=maintenance test=True
     """
     ret = {"name": name, "result": False, "comment": "", "changes": {}}
     try:

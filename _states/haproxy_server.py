@@ -94,6 +94,12 @@ def ready(name, servers=None, socket=None):
 
     socket
         Runtime socket (unix path or ``host:port``); default from config.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call state.single haproxy_server.ready name=app test=True
     """
     return _server_state(name, "ready", servers, socket)
 
@@ -110,6 +116,12 @@ def drain(name, servers=None, socket=None):
 
     socket
         Runtime socket (unix path or ``host:port``); default from config.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call state.single haproxy_server.drain name=app servers='["app1"]' test=True
     """
     return _server_state(name, "drain", servers, socket)
 
@@ -126,5 +138,11 @@ def maint(name, servers=None, socket=None):
 
     socket
         Runtime socket (unix path or ``host:port``); default from config.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call state.single haproxy_server.maint name=app servers='["app1", "app2"]' test=True
     """
     return _server_state(name, "maint", servers, socket)

@@ -149,6 +149,88 @@ def runtime_plot(runtime, path):
     plt.close(fig)
 
 
+PAGE_SETUPS = (("product", "tab:green"), ("limit", "tab:blue"), ("reference", "tab:gray"))
+TARGET_PAGE_RATIO = 0.8
+
+
+def page_plot(page, path):
+    """req/s and p99 against connections, HTTP and HTTPS, for the three setups."""
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True)
+    for column, protocol in enumerate(("http", "https")):
+        for setup, colour in PAGE_SETUPS:
+            points = page[f"{protocol}_{setup}"]["curve"]
+            counts = sorted(points, key=int)
+            x = [int(c) for c in counts]
+            axes[0][column].plot(
+                x, [points[c]["rps"] for c in counts], "o-", color=colour, label=setup
+            )
+            axes[1][column].plot(
+                x, [points[c]["p99_ms"] for c in counts], "o-", color=colour, label=setup
+            )
+        axes[0][column].set_title(f"{protocol.upper()}: the page, req/s")
+        axes[1][column].set_title(f"{protocol.upper()}: p99 ms")
+        axes[1][column].set_xlabel("concurrent connections")
+        for row in axes:
+            row[column].set_xscale("log")
+            row[column].grid(alpha=0.3)
+            row[column].set_ylim(bottom=0)
+    axes[0][0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def page_section(page, static):
+    """The report's part for benchmarks/page_capacity.py (page.json), plot included."""
+    page_plot(page, static / "page.png")
+    lines = [
+        "## The page under a whole site's traffic",
+        "",
+        "benchmarks/page_capacity.py: the page through the product (HAProxy's cache in front",
+        "of the sorry server), `limit` (a second haproxy answering the same file with",
+        "`http-request return`) and `reference` (the seed: the sorry server as a plain",
+        f"backup), wrk for {page['duration_s']} s per point. The ratio is the median of",
+        "back-to-back pairs at 64 connections; whole pages are counted at 1,200 connections",
+        f"(target: ratio >= {TARGET_PAGE_RATIO}, every answer a whole page).",
+        "",
+        "| protocol | setup | page req/s | limit req/s | ratio | whole pages at 1,200 |"
+        f" whole pages at {page['maxconn']} | p99 ms at 1,200 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for protocol in ("http", "https"):
+        for setup in ("product", "reference"):
+            f = page[f"{protocol}_{setup}"]
+            curve = f["curve"]
+
+            def whole(point):
+                answers = point["full"] + point["other"] + point["errors"]
+                return f"{point['full']}/{answers}"
+
+            at_max = curve.get(str(page["maxconn"]))
+            lines.append(
+                f"| {protocol} | {setup} | {f['rps']:.0f} | {f['limit_rps']:.0f} |"
+                f" {f['ratio']:.2f} | {whole(curve['1200'])} |"
+                f" {whole(at_max) if at_max else '-'} | {curve['1200']['p99_ms']:.0f} |"
+            )
+    for kind in ("json", "status", "asset"):
+        f = page[f"http_product_{kind}"]
+        lines.append(
+            f"| http | product, {kind} | {f['rps']:.0f} | {f['limit_rps']:.0f} |"
+            f" {f['ratio']:.2f} | - | - | - |"
+        )
+    big = page["big_page"]
+    lines += [
+        f"| http | product, {big['page_bytes']} B page | {big['rps']:.0f} |"
+        f" {big['limit_rps']:.0f} | {big['ratio']:.2f} | {big['at_1200']['full']}/"
+        f"{big['at_1200']['full'] + big['at_1200']['other'] + big['at_1200']['errors']} | - |"
+        f" {big['at_1200']['p99_ms']:.0f} |",
+        "",
+        "![page](_static/bench/page.png)",
+        "",
+    ]
+    return lines
+
+
 def main():
     figures_dir, docs_dir = Path(sys.argv[1]), Path(sys.argv[2])
     static = docs_dir / "_static" / "bench"
@@ -290,6 +372,9 @@ def main():
         " path beyond `test.ping`: [the failover benchmark](benchmarks-failover.md).",
         "",
     ]
+    page_json = figures_dir / "page.json"
+    if page_json.exists():
+        lines += page_section(json.loads(page_json.read_text()), static)
     (docs_dir / "benchmarks.md").write_text("\n".join(lines))
     print(f"wrote {docs_dir / 'benchmarks.md'} and {len(list(static.glob('*.png')))} plots")
 

@@ -7,17 +7,22 @@ A record (what :py:class:`saltext_haproxy_maint.register.Register` stores) is::
      "mode": "maint", "reason": "", "eta": "", "eta_at": "", "bypass": [],
      "window": {"start_at": ISO or "", "end_at": ISO or "", "params": {...}, "by": sender}}
 
+A window that could not start or end when it came due is dropped and leaves
+``"window_failed": {"start_at", "end_at", "why", "dropped_at"}`` until the next request.
+
 ``backends: None`` means every maintained backend. A pending window (``start_at`` set)
 outlives any start or stop: only ``cancel`` drops it. A running window (only ``end_at``)
 ends with the maintenance it belongs to.
 """
 
+import copy
 import dataclasses
 import datetime
 
 from saltext_haproxy_maint import timefmt
+from saltext_haproxy_maint.request import RECORDED_FIELDS
 
-TEXT_KEYS = ("mode", "reason", "eta", "eta_at")
+FAILED_WINDOW = "window_failed"
 
 
 @dataclasses.dataclass
@@ -72,34 +77,33 @@ def kept_window(current, ending):
     return None
 
 
-def next_desired(current, request, all_backends):
+def next_desired(current, req, all_backends):
     """
-    The environment's record after ``request``.
+    The environment's record after ``req``.
 
     current
         The record before it.
 
-    request
+    req
         The :py:class:`Request` (a start or a stop).
 
     all_backends
         A function that returns every maintained backend of the environment's LBs (called
         only when a stop of some backends ends a maintenance of all).
     """
-    params = request.params
+    params = req.params
     backends = params.get("backends")
-    if request.action == "start":
+    if req.action == "start":
         if current.get("active") and backends is not None:
             backends = None if current.get("backends") is None else current["backends"] + backends
         desired = {
             "active": True,
             "backends": None if backends is None else sorted(set(backends)),
-            "stamp": request.stamp,
-            "by": request.sender,
+            "stamp": req.stamp,
+            "by": req.sender,
         }
-        for key in TEXT_KEYS:
-            desired[key] = params.get(key) or ("maint" if key == "mode" else "")
-        desired["bypass"] = params.get("bypass") or []
+        for key, absent in RECORDED_FIELDS.items():
+            desired[key] = params.get(key) or copy.copy(absent)
         window = kept_window(current, ending=False)
         if window:
             desired["window"] = window
@@ -113,11 +117,11 @@ def next_desired(current, request, all_backends):
     wanted = {
         "active": bool(remaining),
         "backends": remaining,
-        "stamp": request.stamp,
-        "by": request.sender,
+        "stamp": req.stamp,
+        "by": req.sender,
     }
     if remaining:
-        for key in (*TEXT_KEYS, "bypass"):
+        for key in RECORDED_FIELDS:
             if current.get(key):
                 wanted[key] = current[key]
     window = kept_window(current, ending=not remaining)

@@ -8,15 +8,9 @@ import logging
 import salt.client
 import salt.utils.event
 
-from saltext_haproxy_maint import names
+from saltext_haproxy_maint import names, request
 
 log = logging.getLogger(__name__)
-
-# The fields of a request that the LB module's start and stop take.
-LB_KEYS = {
-    "start": ("backends", "test", "mode", "drain_timeout", "reason", "eta", "eta_at", "bypass"),
-    "stop": ("backends", "test"),
-}
 
 # LocalClients not in use, kept for the next request: building one builds three loaders (tens
 # of ms per request; the benchmark measured it), as Salt's own reactor knows, which keeps its
@@ -85,7 +79,9 @@ def lb_kwargs(action, params, stamp):
         The master's stamp, or None.
     """
     kwargs = {
-        key: params[key] for key in LB_KEYS[action] if params.get(key) not in (None, [], "", False)
+        key: params[key]
+        for key in request.LB_FIELDS[action]
+        if params.get(key) not in (None, [], "", False)
     }
     if stamp:
         kwargs["stamp"] = stamp

@@ -8,6 +8,7 @@ the master (:py:meth:`Master.operator`) and a returning LB (:py:meth:`Master.cat
 end in :py:meth:`Master.run`.
 """
 
+import copy
 import logging
 import time
 
@@ -16,7 +17,7 @@ from salt.exceptions import SaltInvocationError
 
 from saltext_haproxy_maint import desired, fanout, names, request, sender, signing, timefmt, windows
 from saltext_haproxy_maint.lb_pillar import LBPillar, cached_pillar
-from saltext_haproxy_maint.master_config import MasterConfig, Rejected
+from saltext_haproxy_maint.master_config import NO_SCHEDULER, MasterConfig, Rejected
 from saltext_haproxy_maint.register import Register
 
 log = logging.getLogger(__name__)
@@ -120,11 +121,7 @@ class Master:
             current = self.register.read(req.env)
             if record and current.get("stamp") and req.stamp < current["stamp"]:
                 return self.result(req, began=began, outcomes={}, state="superseded")
-            if lbs is None:
-                lbs = self.config.lbs(req.env)
-            if not lbs:
-                raise Rejected(f"no LB matches env {req.env!r}; nothing recorded")
-            self.pillar.check_backends(req.params.get("backends"), lbs)
+            lbs = self.checked_lbs(req, lbs=lbs)
             wanted = desired.next_desired(
                 current, req, all_backends=lambda: self.pillar.declared(lbs)[0]
             )
@@ -145,6 +142,24 @@ class Master:
             "publish_and_returns_s": round(time.monotonic() - recorded, 4),
         }
         return result
+
+    def checked_lbs(self, req, *, lbs=None):
+        """
+        The LBs that ``req`` goes to, its ``backends`` checked against their pillar; raise
+        :py:class:`Rejected` when no LB matches or a backend is not theirs.
+
+        req
+            A start or stop :py:class:`~saltext_haproxy_maint.desired.Request`.
+
+        lbs
+            The LBs to call (default: every LB of the environment).
+        """
+        if lbs is None:
+            lbs = self.config.lbs(req.env)
+        if not lbs:
+            raise Rejected(f"no LB matches env {req.env!r}; nothing recorded")
+        self.pillar.check_backends(req.params.get("backends"), lbs)
+        return lbs
 
     def call_lbs(self, lbs, fun, kwargs, *, action):
         """Run ``fun`` on ``lbs`` with the timeout of ``action``; ``{lb: outcome}``."""
@@ -257,8 +272,11 @@ class Master:
             self.config.environment(env)
             wanted = self.register.read(env)
             if wanted.get("active"):
-                params = {key: wanted.get(key) for key in ("backends", "reason", "eta", "eta_at")}
-                params.update(mode="maint", bypass=wanted.get("bypass") or [])
+                params = {
+                    key: wanted.get(key) or copy.copy(absent)
+                    for key, absent in request.RECORDED_FIELDS.items()
+                }
+                params.update(backends=wanted.get("backends"), mode="maint")
                 action = "start"
             else:
                 params, action = {"backends": None}, "stop"
@@ -271,7 +289,8 @@ class Master:
 
     def status(self, env=None):
         """
-        Every LB's ``haproxy_maint.status`` and the desired state, per environment.
+        Every LB's ``haproxy_maint.status`` and the desired state, per environment; a
+        ``warning`` where the environment has a window and no scheduler entry would run it.
 
         env
             An environment's name (default every configured one).
@@ -283,7 +302,13 @@ class Master:
                 self.config.environment(name)
                 lbs = self.config.lbs(name)
                 outcomes = self.call_lbs(lbs, "haproxy_maint.status", {}, action="status")
-                report["envs"][name] = {"desired": self.register.read(name), "lbs": outcomes}
+                record = self.register.read(name)
+                report["envs"][name] = {"desired": record, "lbs": outcomes}
+                if (
+                    desired.kept_window(record, ending=False)
+                    and not self.config.windows_scheduled()
+                ):
+                    report["envs"][name]["warning"] = f"its window will not run: {NO_SCHEDULER}"
                 if any(out["outcome"] != "ok" for out in outcomes.values()):
                     report["retcode"] = names.RETCODE_INCOMPLETE
         except Rejected as err:

@@ -63,17 +63,6 @@ class LBPillar:
             self.context[DEFAULTS_CONTEXT_KEY] = defaults
         return self.context[DEFAULTS_CONTEXT_KEY]
 
-    def env_of(self, minion):
-        """
-        The ``haproxy_maint:env`` of ``minion``'s cached pillar, or None.
-
-        minion
-            The minion id.
-        """
-        pillar = cached_pillar(salt.cache.factory(self.opts), minion).get(names.CONFIG_KEY)
-        env = pillar.get("env") if isinstance(pillar, dict) else None
-        return env if isinstance(env, str) else None
-
     def config(self, cache, minion):
         """
         The validated configuration of ``minion``; raise :py:class:`Rejected` if its pillar

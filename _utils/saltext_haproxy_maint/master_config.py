@@ -20,6 +20,13 @@ DEFAULT_TARGET = "I@haproxy_maint:env:{env}"
 DEFAULT_TRUST = "signed"
 DEFAULT_SIGNATURE_WINDOW = 60
 TRUST_LEVELS = ("signed", "minion-id")
+# The runner function the master's scheduler must call for windows to start and end.
+WINDOWS_FUNCTION = "haproxy_maint.run_windows"
+NO_SCHEDULER = (
+    f"the master config has no schedule entry for {WINDOWS_FUNCTION}, so nothing would start "
+    "or end a window (add the schedule: entry of docs/examples/master.d-haproxy_maint.conf "
+    "and restart the master)"
+)
 
 
 class Rejected(Exception):
@@ -52,6 +59,21 @@ class MasterConfig:
     def gather_job_timeout(self):
         """Seconds Salt waits for an LB to say that it still runs the job."""
         return self.settings.get("gather_job_timeout", DEFAULT_GATHER_JOB_TIMEOUT)
+
+    def windows_scheduled(self):
+        """
+        True when the master's ``schedule:`` (Salt keeps it in opts, ``master.d`` files and
+        ``_schedule.conf`` merged) has an enabled job that calls ``run_windows``.
+        """
+        schedule = self.opts.get("schedule") or {}
+        if not isinstance(schedule, dict) or schedule.get("enabled") is False:
+            return False
+        return any(
+            isinstance(job, dict)
+            and job.get("function") == WINDOWS_FUNCTION
+            and job.get("enabled") is not False
+            for job in schedule.values()
+        )
 
     def environments(self):
         """``{env: settings}`` of every configured environment."""

@@ -34,6 +34,14 @@ FIELDS = {
     names.CANCEL_TAG: ("env",),
 }
 MODES = ("maint", "drain")
+# The fields that the LB module's start and stop take (the master sends only these), and the
+# fields of a start that an environment's desired state keeps, with their value when absent
+# (a returning LB gets them back). A new field is added here, in FIELDS and in parse.
+LB_FIELDS = {
+    "start": ("backends", "test", "mode", "drain_timeout", "reason", "eta", "eta_at", "bypass"),
+    "stop": ("backends", "test"),
+}
+RECORDED_FIELDS = {"mode": "maint", "reason": "", "eta": "", "eta_at": "", "bypass": []}
 MAX_BACKENDS = 200
 MAX_BYPASS = 50
 BYPASS_MAX_LENGTH = 50

@@ -19,8 +19,10 @@ haproxy_maint:
         servers:
           api1: 10.0.20.11:9000
           api2: 10.0.20.12:9000
+        # Not *:8080: that includes 127.0.0.1:8080, where the sorry server listens
+        # (sorry_server:host and port): HAProxy and the sorry server cannot both listen.
         bind:
-          http: "*:8080"
+          http: "*:8000"
           https: "*:8443"
   # tls:pem, the certificate chain and private key as PEM text, comes from a pillar file that
   # only the prod LBs get (e.g. haproxy_maint/prod_tls.sls, GPG-encrypted with #!yaml|gpg),

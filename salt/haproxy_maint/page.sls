@@ -51,3 +51,21 @@ maintenance-page-status:
     - mode: "0644"
     - require:
       - {{ "archive" if page.archive else "file" }}: maintenance-page
+
+# HAProxy's cache answers the page from memory (haproxy.cfg.jinja); a file larger than one
+# cache object would go to the sorry server on every request, so the highstate refuses it.
+# No Salt state measures the files of a folder: find does (only when one is too large).
+maintenance-page-size:
+  test.configurable_test_state:
+    - name: {{ page.root }}
+    - changes: False
+    - result: False
+    - comment: >-
+        a file of the maintenance page in {{ page.root }} is larger than
+        {{ cfg.visitor.cache.max_object_bytes }} bytes, the largest file HAProxy's page cache
+        holds: raise pillar key haproxy_maint:visitor:cache:max_object_bytes (and
+        haproxy_maint:visitor:cache:size_mb to at least twice that) or make the page smaller;
+        find {{ page.root }} -type f -size +{{ cfg.visitor.cache.max_object_bytes }}c lists them
+    - onlyif: find {{ page.root }} -type f -size +{{ cfg.visitor.cache.max_object_bytes }}c | grep -q .
+    - require:
+      - {{ "file: maintenance-page-index" if page.archive else "file: maintenance-page" }}

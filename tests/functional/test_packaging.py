@@ -283,25 +283,23 @@ def test_master_loads_the_runner_from_the_package(installed, tmp_path):
     assert Path(proc.stdout.strip()) == installed / PACKAGE / "runners/haproxy_maint.py"
 
 
-@pytest.fixture
-def masterless(installed, tmp_path):
-    """A masterless minion config that knows nothing of this repository: file_roots is the
-    formula root that ``paths`` prints, no module_dirs/states_dirs/utils_dirs, caches and
-    pillar under ``tmp_path``."""
+def lb_minion_config(tmp_path, minion_id, file_roots):
+    """A masterless LB minion config under ``tmp_path`` with ``file_roots`` and the LB pillar,
+    and no module_dirs/states_dirs/utils_dirs: its directory."""
     pillar_root = tmp_path / "pillar"
     pillar_root.mkdir()
     (pillar_root / "top.sls").write_text("base:\n  '*':\n    - lb\n")
     (pillar_root / "lb.sls").write_text(json.dumps(LB_PILLAR))  # JSON is YAML
     cache = tmp_path / "cache"
     config = {
-        "id": "lb-pip-1",
+        "id": minion_id,
         "file_client": "local",
         "cachedir": str(cache),
         "extension_modules": str(cache / "extmods"),
         "pki_dir": str(cache / "pki"),
         "sock_dir": str(cache / "sock"),
         "log_file": str(tmp_path / "minion.log"),
-        "file_roots": {"base": [paths(installed, "formula").strip()]},
+        "file_roots": {"base": [str(root) for root in file_roots]},
         "pillar_roots": {"base": [str(pillar_root)]},
         # As tests/support/converge.py: no systemd here.
         "disable_modules": ["systemd_service"],
@@ -310,6 +308,14 @@ def masterless(installed, tmp_path):
     config_dir.mkdir()
     (config_dir / "minion").write_text(json.dumps(config))
     return config_dir
+
+
+@pytest.fixture
+def masterless(installed, tmp_path):
+    """A masterless minion config that knows nothing of this repository: file_roots is the
+    formula root that ``paths`` prints, no module_dirs/states_dirs/utils_dirs, caches and
+    pillar under ``tmp_path``."""
+    return lb_minion_config(tmp_path, "lb-pip-1", [paths(installed, "formula").strip()])
 
 
 def salt_call(target, config_dir, *args):
@@ -355,3 +361,39 @@ def test_outputter_loads_from_the_entry_point(installed, masterless):
     outputter, which prints data that is no status report as plain ``str``."""
     code, out, _ = salt_call(installed, masterless, "--out=haproxy_maint", "test.true")
     assert (code, out.strip()) == (0, "{'local': True}")
+
+
+# --- route A: a checkout on the fileserver, modules and the shared package synced ----------
+
+ROUTE_A_KINDS = ("_modules", "_states", "_runners", "_utils", "_output")
+
+
+@pytest.fixture
+def route_a(tmp_path):
+    """docs/install.md, route A, for a masterless minion: the state tree and a directory of
+    symlinks to the checkout's module directories in file_roots; no module_dirs, states_dirs
+    or utils_dirs, so what the modules import comes from what saltutil.sync_all copied."""
+    ext = tmp_path / "ext"
+    ext.mkdir()
+    for kind in ROUTE_A_KINDS:
+        (ext / kind).symlink_to(REPO / kind)
+    return lb_minion_config(tmp_path, "lb-route-a-1", [REPO / "salt", ext])
+
+
+def route_a_call(config_dir, *args):
+    command = [SALT_CALL, "--local", "-c", str(config_dir), "--out=json", *args]
+    proc = subprocess.run(command, cwd="/", capture_output=True, text=True, timeout=SALT_TIMEOUT)
+    return proc.returncode, parse_local(proc.stdout, proc.stderr)
+
+
+def test_route_a_syncs_the_shared_package_with_the_modules(route_a):
+    code, synced = route_a_call(route_a, "saltutil.sync_all")
+    assert code == 0
+    assert "utils.saltext_haproxy_maint.lbconfig" in synced["utils"]
+    assert "modules.haproxy_maint" in synced["modules"]
+    # The modules import the package from the minion's extension modules, nothing else.
+    code, backends = route_a_call(route_a, "haproxy_maint.maintained_backends")
+    assert (code, backends) == (0, ["app"])
+    code, rendered = route_a_call(route_a, "state.show_sls", "haproxy_maint")
+    assert code == 0 and isinstance(rendered, dict), rendered
+    assert {"haproxy-config", "maintenance-page"} <= set(rendered)

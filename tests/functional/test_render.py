@@ -3,6 +3,7 @@ pillar fails with its key named and leaves the old config in place."""
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -71,6 +72,38 @@ def test_rendered_config_passes_haproxy_check(rendered, env):
     assert f"errorfile 503 {tmp_path}/errors/503.http" in text
     assert "server localhost 127.0.0.1:8080 maxconn 500 backup check" in text
     assert "level admin" in text
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_haproxy_check_prints_no_warning(rendered, env):
+    tmp_path = rendered[env][0]
+    # The state file exists on an LB that ran once (haproxy_maint dumps it before reloads).
+    (tmp_path / "state/server-state").write_text("1\n")
+    check = subprocess.run(
+        [HAPROXY, "-c", "-f", str(tmp_path / "etc/haproxy.cfg")], capture_output=True, text=True
+    )
+    assert check.returncode == 0
+    assert "WARNING" not in check.stdout + check.stderr, check.stdout + check.stderr
+
+
+def test_the_page_is_answered_from_haproxys_cache(rendered):
+    """One cache sized from visitor:cache, used and filled only for requests routed to the
+    page, and the sorry server marked down at its first refused connection."""
+    text = (rendered["prod"][0] / "etc/haproxy.cfg").read_text()
+    assert "cache maintenance-page\n  total-max-size 16\n  max-object-size 1056768\n" in text
+    assert "  max-age 86400\n" in text
+    routed = text.count("use-server localhost if maint_any\n")
+    assert routed >= 2
+    assert text.count("http-request cache-use maintenance-page if maint_any\n") == routed
+    assert text.count("cache-store maintenance-page if maint_sorry maint_any\n") == routed
+    assert "acl maint_refresh var(txn.maint_age) -m int ge 1\n" in text
+    assert (
+        "maxconn 500 backup check maxqueue 0 observe layer4 error-limit 1 on-error mark-down"
+        in text
+    )
+    # Every visitor header is set after the response, so cached answers get it too.
+    assert "http-response set-status" not in text
+    assert "http-after-response set-status 503 if maint_answer" in text
 
 
 def test_prod_has_reference_default_server(rendered):
@@ -177,3 +210,24 @@ def test_backend_defaults_mean_the_same_to_the_state_tree_and_the_modules(tmp_pa
         config_dir, f"--pillar-root={root}", "haproxy_maint.maintained_backends"
     )
     assert code == 0 and backends == ["shop"], backends
+
+
+@pytest.mark.parametrize(("limit", "refused"), [(1048576, False), (2000, True)])
+def test_a_page_file_over_the_cache_limit_is_refused_naming_the_key(tmp_path, limit, refused):
+    """The shipped index.html is about 4 KB: served from the cache under the default limit,
+    refused by the highstate, with the key that raises the limit, under a 2,000-byte one."""
+    pillar = sandbox_pillar(tmp_path)
+    pillar["haproxy_maint"]["page"] = {"root": str(tmp_path / "www"), "user": "root"}
+    pillar["haproxy_maint"]["page"]["group"] = "root"
+    pillar["haproxy_maint"]["visitor"]["cache"] = {"max_object_bytes": limit, "size_mb": 3}
+    config_dir = write_minion_config(tmp_path / "salt", "lb-dev-1")
+    code, result = salt_call(config_dir, "state.sls", "haproxy_maint.page", pillar=pillar)
+    size_state = next(ret for ret in result.values() if ret["__id__"] == "maintenance-page-size")
+    assert (code != 0) is refused
+    assert (size_state["result"] is False) is refused
+    if refused:
+        assert "haproxy_maint:visitor:cache:max_object_bytes" in size_state["comment"]
+        assert "2000 bytes" in size_state["comment"]
+    # Never truncated: the page is the shipped file, whole, either way.
+    shipped = Path(__file__).resolve().parents[2] / "salt/haproxy_maint/files/page/index.html"
+    assert (tmp_path / "www/index.html").read_bytes() == shipped.read_bytes()

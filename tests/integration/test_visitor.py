@@ -3,6 +3,7 @@ sorry server under supervisord, highstated by a real master): the page as a 503 
 path and method, JSON for JSON clients, the page's assets, the team's bypass; and nothing of
 it when maintenance is off."""
 
+import base64
 import datetime
 import email.utils
 import json
@@ -308,13 +309,14 @@ def sorry_status(lb):
 
 
 def test_a_broken_sorry_server_gives_the_503_page_not_a_502(maintained):
+    """A file never asked for (so not in HAProxy's cache) reaches the junk server."""
     lb, _result = maintained
     assert lb.supervisorctl("stop", "http-server").returncode == 0
     junk = None
     try:
         junk = JunkServer(lb.ports["sorry"])
         wait_for(lambda: sorry_status(lb) == "UP", SWITCH_TIMEOUT, "the junk sorry server UP")
-        status, headers, text = get(lb, "/checkout?x=1")
+        status, headers, text = get(lb, "/.maintenance/never-asked-for.css")
         assert status == 503, (status, text[:200])
         assert "temporarily unavailable" in text and headers["cache-control"] == "no-store"
     finally:
@@ -323,3 +325,76 @@ def test_a_broken_sorry_server_gives_the_503_page_not_a_502(maintained):
         lb.supervisorctl("start", "http-server")
     wait_for(lambda: serves_page(lb, "app"), SWITCH_TIMEOUT, "the page from the sorry server")
     assert PAGE_MARK in get(lb, "/")[2]
+
+
+# --- the page under a whole site's traffic (issue 19): HAProxy's cache ------------------------
+
+# visitor:cache:max_age (1 s): how late a new reason may show; the rest is a slow machine's.
+FRESH_TIMEOUT = 1 + 4
+BIG_PAGE_BYTES = 60 * 1024
+
+
+def json_state(lb, path="/any/path"):
+    status, _headers, text = get(lb, path, headers={"Accept": "application/json"})
+    return json.loads(text) if status == 503 else {}
+
+
+def cached_entries(lb):
+    return [
+        line for line in runtime_command(lb.socket, "show cache").splitlines() if "hash:" in line
+    ]
+
+
+def test_a_new_reason_and_eta_show_although_the_page_is_cached(maintained, salt_cli):
+    lb, _result = maintained
+    assert json_state(lb)["reason"] == START["reason"]
+    assert get(lb, STATUS_DOCUMENT)[0] == 200
+    assert cached_entries(lb), "the page's answers are in HAProxy's cache"
+    start(salt_cli, "lb1", reason="Index rebuild", eta="in 5 minutes")
+
+    def shown():
+        status_document = json.loads(get(lb, STATUS_DOCUMENT)[2])
+        return json_state(lb)["reason"] == status_document["reason"] == "Index rebuild"
+
+    wait_for(shown, FRESH_TIMEOUT, "the new reason in the JSON and the status document")
+    assert json_state(lb)["eta"] == "in 5 minutes"
+
+
+def test_the_page_and_its_json_survive_a_sorry_server_that_stays_down(maintained):
+    lb, _result = maintained
+    paths = ("/deep/link?x=1", STATUS_DOCUMENT, *ASSETS)
+    before = {path: get(lb, path)[2] for path in paths}
+    assert json_state(lb)["reason"] == START["reason"]
+    assert lb.supervisorctl("stop", "http-server").returncode == 0
+    try:
+        wait_for(lambda: sorry_status(lb) == "DOWN", SWITCH_TIMEOUT, "the sorry server DOWN")
+        status, headers, text = get(lb, "/another/path?y=2")
+        assert is_page(status, text) and text == before["/deep/link?x=1"]
+        assert headers["cache-control"] == "no-store" and "retry-after" in headers
+        state = json_state(lb)
+        assert state["maintenance"] is True and state["reason"] == START["reason"]
+        for path in (STATUS_DOCUMENT, *ASSETS):
+            status, _headers, text = get(lb, path)
+            assert status == 200 and text == before[path], path
+    finally:
+        lb.supervisorctl("start", "http-server")
+    wait_for(lambda: sorry_status(lb) == "UP", SWITCH_TIMEOUT, "the sorry server UP again")
+
+
+def test_a_60_kb_page_file_is_served_whole_from_the_cache(maintained):
+    """Inline CSS and an inline image, about 60 KB: whole on every request (the first from
+    the sorry server, the others from HAProxy's memory), never truncated."""
+    lb, _result = maintained
+    image = base64.b64encode(bytes(range(256)) * 120).decode()
+    css = "".join(f".r{n} {{ margin: {n % 7}px; }}\n" for n in range(300))
+    page = f"<html><style>{css}</style><img src='data:image/png;base64,{image}'>"
+    page = page + " " * (BIG_PAGE_BYTES - len(page)) + "</html>\n"
+    big = Path(lb.pillar()["haproxy_maint"]["page"]["root"]) / "big.html"
+    big.write_text(page)
+    try:
+        answers = [get(lb, "/.maintenance/big.html") for _ in range(5)]
+        assert {(status, len(text.encode())) for status, _h, text in answers} == {(200, len(page))}
+        assert all(text == page for _s, _h, text in answers)
+        assert any("size:6" in line for line in cached_entries(lb)), "in the cache"
+    finally:
+        big.unlink()

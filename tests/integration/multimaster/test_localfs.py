@@ -16,6 +16,7 @@ from harness.sandbox import REPO
 
 ENV = "test"
 MASTER_ID = "solo"
+LB_ID = "lb-solo"
 RUN_TIMEOUT = 60
 # salt-run with the redis client unimportable: the default cache must not need it.
 SALT_RUN_WITHOUT_REDIS = (
@@ -48,10 +49,18 @@ def test_a_master_without_cache_setting_keeps_the_record_in_localfs(tmp_path):
         "log_file": str(tmp_path / "master.log"),
         "runner_dirs": [str(REPO / "_runners")],
         "utils_dirs": [str(REPO / "_utils")],
-        "haproxy_maint": {"environments": {ENV: {"trust": "minion-id"}}},
+        # A window is checked when it is scheduled: its target must match an LB (an accepted
+        # key here), and the master's scheduler must have the entry that will run it.
+        "haproxy_maint": {
+            "environments": {ENV: {"trust": "minion-id", "target": LB_ID, "tgt_type": "list"}}
+        },
+        "schedule": {"haproxy_maint_windows": {"function": "haproxy_maint.run_windows"}},
     }
     (tmp_path / "master").write_text(yaml.safe_dump(config))
-    # A pending window is recorded without any LB to publish to.
+    accepted = tmp_path / "pki" / "minions"
+    accepted.mkdir(parents=True)
+    (accepted / LB_ID).write_text("an accepted key, never used: nothing is published\n")
+    # A pending window is recorded without publishing to the LB.
     at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
     scheduled = salt_run(tmp_path, "haproxy_maint.start", ENV, f"at={at:%Y-%m-%dT%H:%M:%SZ}")
     assert scheduled["state"] == "scheduled", scheduled

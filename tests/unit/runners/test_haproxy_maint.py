@@ -11,6 +11,7 @@ import salt.utils.minions
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from _output import haproxy_maint as output
 from _runners import haproxy_maint as runner
 from saltext_haproxy_maint import desired, fanout, names, register, signing, timefmt
 from saltext_haproxy_maint.desired import Request
@@ -42,6 +43,10 @@ PILLAR = {
         "sorry_server": {"name": "sorry"},
     }
 }
+
+
+# The example master config's scheduler entry: without it, no window is accepted.
+WINDOWS_JOB = {"function": "haproxy_maint.run_windows", "seconds": 10}
 
 
 class FakeCache:
@@ -122,6 +127,7 @@ def master(monkeypatch, tmp_path, cache, lbs, fired):
         "cachedir": str(tmp_path),
         "id": "master-a",
         "pki_dir": str(tmp_path / "pki"),
+        "schedule": {"haproxy_maint_windows": WINDOWS_JOB},
     }
     defaults = yaml.safe_load((REPO / "salt/haproxy_maint/defaults.yaml").read_text())
     monkeypatch.setattr(runner, "__opts__", opts, raising=False)
@@ -304,6 +310,138 @@ def test_a_pending_window_is_cancelled(lbs, monkeypatch):
     assert runner.cancel("dev")["retcode"] == 2
     now = now.replace(hour=3)
     assert runner.run_windows() == {} and lbs.calls == []
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The master's clock, at 01:00 on the day of the windows; ``clock.now`` moves it."""
+
+    class Clock:
+        now = datetime.datetime(2026, 11, 28, 1, 0, tzinfo=datetime.timezone.utc)
+
+    monkeypatch.setattr(timefmt, "now", lambda: Clock.now)
+    return Clock
+
+
+@pytest.mark.parametrize(
+    ("env", "backends", "why"),
+    [("empty", None, "no LB matches env 'empty'"), ("dev", ["nope"], "unknown backend 'nope'")],
+)
+@pytest.mark.parametrize("test", [False, True])
+def test_a_window_that_could_not_run_is_refused_when_scheduled(
+    env, backends, why, test, clock, lbs, cache, fired
+):
+    result = runner.start(
+        env, backends=backends, at="2026-11-28T01:30:00Z", duration="10m", test=test
+    )
+    assert result["state"] == "rejected" and result["retcode"] == names.RETCODE_REJECTED
+    assert why in result["why"]
+    assert cache.desired(env) is None and lbs.calls == []
+    assert [tag for tag, _ in fired] == ["maint/rejected"]
+
+
+def schedule_then_break(cache, clock, lbs, fired):
+    """A window for dev at 02:00, whose LBs' pillar then loses the backend it names."""
+    assert runner.start("dev", backends=["api"], at="2026-11-28T02:00:00Z")["state"] == (
+        "scheduled"
+    )
+    pillar = {**PILLAR["haproxy_maint"], "haproxy": {"backends": {"app": BACKEND}}}
+    cache.banks["pillar"] = {"lb1": {"haproxy_maint": pillar}, "lb2": {"haproxy_maint": pillar}}
+    clock.now = clock.now.replace(hour=2)
+    fired.clear()
+
+
+def test_a_window_that_cannot_run_when_due_is_rejected_once_and_dropped(cache, clock, lbs, fired):
+    schedule_then_break(cache, clock, lbs, fired)
+    first = runner.run_windows()
+    assert first["dev"]["state"] == "rejected" and "unknown backend 'api'" in first["dev"]["why"]
+    assert runner.run_windows() == {} and runner.run_windows() == {}
+    assert [tag for tag, _ in fired] == ["maint/rejected"] and lbs.calls == []
+    record = cache.desired("dev")
+    assert "window" not in record and record["active"] is False
+    assert record["window_failed"]["start_at"] == "2026-11-28T02:00:00Z"
+    assert "unknown backend 'api'" in record["window_failed"]["why"]
+    # Shown until the next request: here a new window.
+    assert runner.start("dev", at="2026-11-28T03:00:00Z")["state"] == "scheduled"
+    assert "window_failed" not in cache.desired("dev")
+
+
+def test_status_shows_a_window_that_could_not_run(cache, clock, lbs, fired):
+    schedule_then_break(cache, clock, lbs, fired)
+    runner.run_windows()
+    report = runner.status("dev")["data"]
+    assert "unknown backend 'api'" in report["envs"]["dev"]["desired"]["window_failed"]["why"]
+    text = output.output(report)
+    assert "env dev: maintenance off; window dropped at 2026-11-28T02:00:00Z: unknown backend" in (
+        text
+    )
+
+
+def test_the_end_of_a_window_that_cannot_run_is_rejected_once(
+    cache, clock, lbs, fired, monkeypatch
+):
+    runner.start("dev", duration="1h")
+    monkeypatch.setitem(ENVIRONMENTS["dev"], "target", "nothing*")
+    clock.now = clock.now.replace(hour=2)
+    fired.clear()
+    assert "no LB matches" in runner.run_windows()["dev"]["why"]
+    assert runner.run_windows() == {}
+    assert [tag for tag, _ in fired] == ["maint/rejected"]
+    record = cache.desired("dev")
+    assert record["active"] is True and "window" not in record
+    assert record["window_failed"]["end_at"] == "2026-11-28T02:00:00Z"
+
+
+def test_an_older_window_request_is_superseded_and_records_nothing(cache, clock, lbs):
+    runner.handle_event("maint/start", {**event({"env": "dev"}), "_stamp": "2026-11-26T10:00:02"})
+    late = {"env": "dev", "at": "2026-11-28T02:00:00Z"}
+    result = runner.handle_event("maint/start", {**event(late), "_stamp": "2026-11-26T10:00:01"})
+    assert result["state"] == "superseded" and result["retcode"] == 0 and result["lbs"] == {}
+    assert "window" not in cache.desired("dev")
+    assert runner.run_windows() == {}
+
+
+def test_an_older_cancel_is_superseded_and_keeps_the_window(cache, clock, lbs):
+    window = {"env": "dev", "at": "2026-11-28T02:00:00Z"}
+    runner.handle_event("maint/start", {**event(window), "_stamp": "2026-11-26T10:00:02"})
+    cancel = {**event({"env": "dev"}), "_stamp": "2026-11-26T10:00:01"}
+    result = runner.handle_event("maint/cancel", cancel)
+    assert result["state"] == "superseded" and result["retcode"] == 0
+    assert cache.desired("dev")["window"]["start_at"] == "2026-11-28T02:00:00Z"
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        {},
+        {"other": {"function": "jobs.list_jobs", "seconds": 10}},
+        {"haproxy_maint_windows": {**WINDOWS_JOB, "enabled": False}},
+        {"enabled": False, "haproxy_maint_windows": WINDOWS_JOB},
+    ],
+)
+@pytest.mark.parametrize(
+    "window", [{"duration": 8}, {"at": "2026-11-28T02:00:00Z"}, {"duration": "1h", "test": True}]
+)
+def test_without_the_scheduler_entry_a_window_is_refused(
+    schedule, window, master, clock, lbs, cache, fired
+):
+    master["schedule"] = schedule
+    result = runner.start("dev", **window)
+    assert result["state"] == "rejected" and result["retcode"] == names.RETCODE_REJECTED
+    assert "haproxy_maint.run_windows" in result["why"] and "schedule" in result["why"]
+    assert lbs.calls == [] and cache.desired("dev") is None
+
+
+def test_status_flags_a_window_that_nothing_will_run(master, clock, lbs):
+    runner.start("dev", at="2026-11-28T02:00:00Z")
+    assert "warning" not in runner.status("dev")["data"]["envs"]["dev"]
+    master["schedule"] = {}
+    report = runner.status("dev")["data"]
+    assert "haproxy_maint.run_windows" in report["envs"]["dev"]["warning"]
+    assert "  warning: its window will not run" in output.output(report)
+    # A start now and a cancel need no scheduler.
+    assert runner.start("dev")["state"] == "ok"
+    assert runner.cancel("dev")["state"] == "cancelled"
 
 
 # --- signed requests ---------------------------------------------------------------------

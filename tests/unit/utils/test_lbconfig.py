@@ -9,7 +9,7 @@ from salt.exceptions import SaltInvocationError
 from salt.utils.dictupdate import merge
 
 from harness import REPO
-from saltext_haproxy_maint import lbconfig
+from saltext_haproxy_maint import lbconfig, schema
 
 DEFAULTS = yaml.safe_load((REPO / "salt/haproxy_maint/defaults.yaml").read_text())["haproxy_maint"]
 ENVIRONMENTS = ("prod", "staging", "dev")
@@ -131,11 +131,11 @@ def test_loopback_tcp_socket_passes(address):
     ],
 )
 def test_is_loopback(host, expected):
-    assert lbconfig.is_loopback(host) is expected
+    assert schema.is_loopback(host) is expected
 
 
 def test_split_hostport_ipv6():
-    assert lbconfig.split_hostport("k", "[::1]:8080") == ("[::1]", 8080)
+    assert schema.split_hostport("k", "[::1]:8080") == ("[::1]", 8080)
 
 
 def test_lb_config_merges_pillar_over_defaults_once_for_everyone():
@@ -165,11 +165,22 @@ def test_lb_config_refuses_a_pillar_that_is_not_a_mapping():
         ({"visitor__map_file": "maintenance.map"}, "visitor:map_file"),
         ({"visitor__retry_after": "300"}, "visitor:retry_after"),
         ({"visitor__poll_interval": 0}, "visitor:poll_interval"),
+        ({"visitor__cache__max_age": 0}, "visitor:cache:max_age"),
+        ({"visitor__cache__max_object_bytes": 1.5}, "visitor:cache:max_object_bytes"),
+        ({"visitor__cache__size_mb": 1}, "visitor:cache:size_mb"),
+        ({"sorry_server__maxqueue": -1}, "sorry_server:maxqueue"),
     ],
 )
 def test_bad_visitor_key_is_named(changes, key):
     with pytest.raises(SaltInvocationError, match=f"haproxy_maint:{key}[: ]"):
         lbconfig.validate(dev_with(**changes))
+
+
+def test_page_cache_that_holds_two_objects_passes():
+    config = lbconfig.validate(
+        dev_with(visitor__cache__max_object_bytes=65536, visitor__cache__size_mb=1)
+    )
+    assert config["visitor"]["cache"]["size_mb"] == 1
 
 
 def test_backend_named_like_a_bypass_backend_is_refused():
@@ -188,3 +199,41 @@ def test_bad_secret_is_not_in_the_message():
 def test_good_secret_passes():
     config = lbconfig.validate(dev_with(visitor__bypass__secret="A" * 16 + "_-9"))
     assert config["visitor"]["bypass"]["secret"] == "A" * 16 + "_-9"
+
+
+# --- issue 21: the sorry server's address, the page's poll floor --------------------------
+
+
+@pytest.mark.parametrize("bind", ["*:8080", ":8080", "0.0.0.0:8080", "127.0.0.1:8080"])
+def test_a_bind_on_the_sorry_servers_address_names_both_keys(bind):
+    # The sorry server listens on 127.0.0.1:8080 (defaults.yaml).
+    with pytest.raises(SaltInvocationError) as err:
+        lbconfig.validate(dev_with(haproxy__backends__app__bind__http=bind))
+    message = str(err.value)
+    assert "haproxy_maint:haproxy:backends:app:bind:http" in message
+    assert "haproxy_maint:sorry_server" in message
+    # Another address on the same port is free.
+    config = lbconfig.validate(dev_with(haproxy__backends__app__bind__http="127.0.0.2:8080"))
+    assert config["haproxy"]["backends"]["app"]["bind"]["http"] == "127.0.0.2:8080"
+
+
+def test_a_sorry_server_named_localhost_is_127_0_0_1():
+    with pytest.raises(SaltInvocationError, match="haproxy_maint:sorry_server"):
+        lbconfig.validate(
+            dev_with(
+                sorry_server__host="localhost", haproxy__backends__app__bind__http="127.0.0.1:8080"
+            )
+        )
+
+
+@pytest.mark.parametrize("interval", [1, 1.5, 0.5])
+def test_a_poll_interval_below_the_pages_floor_is_refused(interval):
+    with pytest.raises(SaltInvocationError, match=r"visitor:poll_interval: .* floor of 2 seconds"):
+        lbconfig.validate(dev_with(visitor__poll_interval=interval))
+
+
+def test_the_poll_floor_passes_and_is_the_pages_own():
+    config = lbconfig.validate(dev_with(visitor__poll_interval=lbconfig.POLL_INTERVAL_MIN))
+    assert config["visitor"]["poll_interval"] == 2
+    page = (REPO / "salt/haproxy_maint/files/page/index.html").read_text()
+    assert f"var MIN_POLL_S = {lbconfig.POLL_INTERVAL_MIN};" in page

@@ -1,0 +1,437 @@
+"""Page capacity under a whole site's traffic: the maintenance page through the product, next
+to HAProxy's own speed for the same file, and next to the reference setup.
+
+Three HAProxys on this machine, each on its own loopback ports, measured one after the other
+in the same run (issue 19):
+
+- ``product``: haproxy.cfg rendered by this state tree (``salt-call --local state.sls
+  haproxy_maint.haproxy.config,haproxy_maint.page``, a sandbox pillar), its backend in
+  maintenance (the maintenance map loaded at start), the page deployed by the page SLS, and
+  the npm sorry server on its port, started with the command line supervisord runs.
+- ``limit``: a second haproxy answering the same files with ``http-request return ... file``
+  (HAProxy's own speed for a file it holds in memory), with the same TLS certificate.
+- ``reference``: the seed's setup: the reference ``default-server`` line, the app server in
+  MAINT and the same sorry server as a plain ``backup``, no rules.
+
+For HTTP and HTTPS (keep-alive), ``wrk`` runs ``--duration`` seconds per point. The ratio is
+the median of ``--rounds`` back-to-back pairs (limit, then the setup) at 64 connections; at
+1,200 connections and at the LB's ``maxconn`` a wrk script counts every answer that is the
+whole page (its exact size and heading) and every connection error. Also measured at 64
+connections: the JSON answer, the status document and an asset, each against ``http-request
+return`` of the same file, and a 60 KB page (inline CSS and image).
+
+Prints, per protocol and setup: ``page_rps limit_rps ratio full_pages_at_1200 p99_ms`` (p99 at
+1,200 connections). The target (ratio >= 0.8, every answer a whole page at 1,200 and at
+maxconn) is printed beside the figures, never asserted. ``--json`` keeps every point for
+benchmarks/report.py, which plots req/s and p99 against connections.
+"""
+
+import argparse
+import base64
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.haproxy import HAPROXY, free_port, stop_pid, wait_for
+from tests.support.sandbox import PAGE_MARK, http_get
+
+from tests.support.converge import salt_call, write_minion_config
+
+REPO = Path(__file__).resolve().parents[1]
+WRK = "wrk"
+SORRY_SERVER = REPO / "node_modules/.bin/http-server"
+STATE_SLS = "haproxy_maint.haproxy.config,haproxy_maint.page"
+MAXCONN = 4096
+CONNECTIONS = (16, 64, 256, 1200, MAXCONN)
+RATIO_CONNECTIONS = 64
+FULL_PAGE_CONNECTIONS = 1200
+WRK_THREADS = 2
+WRK_TIMEOUT = "5s"
+DEFAULT_DURATION = 3
+DEFAULT_ROUNDS = 3
+START_TIMEOUT = 15.0
+TARGET_RATIO = 0.8
+# A page of real size: inline CSS and an inline image, about 60 KB.
+BIG_PAGE_CSS_RULES = 400
+BIG_PAGE_IMAGE_BYTES = 42_000
+# Open files for wrk: one per connection, and some.
+WRK_NOFILE = MAXCONN * 2 + 1024
+SETUPS = ("product", "limit", "reference")
+PROTOCOLS = ("http", "https")
+# The other answers of the page: (name, product path, Accept, file under the page root).
+KINDS = (
+    ("json", "/api/v1/orders", "application/json", "maintenance.json"),
+    ("status", "/.maintenance/maintenance.json", "", "maintenance.json"),
+    ("asset", "/.maintenance/css/maintenance.css", "", "css/maintenance.css"),
+)
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".json": "application/json",
+    ".css": "text/css",
+}
+
+# wrk counts the whole pages (size and heading) and the rest; the main thread adds them up.
+FULL_PAGE_SCRIPT = """\
+local expected = tonumber(os.getenv("PAGE_BYTES"))
+local mark = os.getenv("PAGE_MARK")
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) full = 0; other = 0 end
+function response(status, headers, body)
+  if #body == expected and string.find(body, mark, 1, true) then full = full + 1
+  else other = other + 1 end
+end
+function done(summary, latency, requests)
+  local f, o = 0, 0
+  for _, t in ipairs(threads) do f = f + t:get("full"); o = o + t:get("other") end
+  local e = summary.errors
+  io.write(string.format("PAGES full=%d other=%d errors=%d\\n", f, o,
+    e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+LIMIT_CONFIG = """\
+global
+  maxconn {maxconn}
+{tune}
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 50s
+  timeout server 50s
+frontend limit
+  bind 127.0.0.1:{http}
+  bind 127.0.0.1:{https} ssl crt {pem} alpn h2,http/1.1
+{returns}
+"""
+
+REFERENCE_CONFIG = """\
+global
+  maxconn {maxconn}
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 50s
+  timeout server 50s
+  timeout queue 30s
+  retries 3
+  option redispatch
+  default-server inter 10s downinter 5s rise 2 fall 2 slowstart 60s maxconn 250 maxqueue 256 \
+weight 100 error-limit 1 on-error mark-down
+  errorfile 503 /dev/null
+frontend app
+  bind 127.0.0.1:{http}
+  bind 127.0.0.1:{https} ssl crt {pem} alpn h2,http/1.1
+  default_backend app
+backend app
+  server app1 127.0.0.1:{dead} check observe layer7 disabled
+  server localhost 127.0.0.1:{sorry} maxconn 500 backup
+"""
+
+
+class Bench:
+    """The three setups' processes under one temp dir, stopped by PID."""
+
+    def __init__(self, root):
+        self.root = root
+        self.www = root / "www"
+        self.ports = {f"{s}_{p}": free_port() for s in SETUPS for p in PROTOCOLS}
+        self.ports.update(sorry=free_port(), dead=free_port())
+        self.procs = {}
+
+    # --- setting up ------------------------------------------------------------------------
+
+    def pillar(self):
+        d = self.root
+        return {
+            "haproxy_maint": {
+                "env": "bench",
+                "haproxy": {
+                    "config_file": f"{d}/haproxy.cfg",
+                    "errors_dir": f"{d}/errors",
+                    "server_state_file": f"{d}/server-state",
+                    "chroot": "",
+                    "maxconn": MAXCONN,
+                    "runtime": {"socket": f"{d}/admin.sock"},
+                    "backends": {
+                        "app": {
+                            "servers": {"app1": f"127.0.0.1:{self.ports['dead']}"},
+                            "bind": {
+                                "http": f"127.0.0.1:{self.ports['product_http']}",
+                                "https": f"127.0.0.1:{self.ports['product_https']}",
+                            },
+                        }
+                    },
+                },
+                "tls": {"cert_file": f"{d}/certs/site.pem"},
+                "page": {"root": str(self.www), "user": "root", "group": "root"},
+                "sorry_server": {"port": self.ports["sorry"]},
+                "visitor": {
+                    "map_file": f"{d}/visitor/maintenance.map",
+                    "bypass_file": f"{d}/visitor/bypass.acl",
+                    "bypass": {"secret_file": f"{d}/visitor/bypass-secret.acl"},
+                },
+            }
+        }
+
+    def render(self):
+        """The product's config and page, through the state tree; maintenance on."""
+        config_dir = write_minion_config(self.root / "salt", "lb-bench-1")
+        code, result = salt_call(config_dir, "state.sls", STATE_SLS, pillar=self.pillar())
+        failed = [ret["comment"] for ret in result.values() if ret["result"] is False]
+        if code != 0 or failed:
+            raise SystemExit(f"the state tree did not render the product: {failed or result}")
+        (self.root / "visitor/maintenance.map").write_text("app 0\n")
+        # Self-signed: HAProxy finds the key beside it (site.pem.key), in every setup.
+        return self.root / "certs/site.pem"
+
+    def start_haproxy(self, name, config=None):
+        """Start haproxy with ``config``; without one, the config the state tree rendered."""
+        path = self.root / (f"{name}.cfg" if config else "haproxy.cfg")
+        if config:
+            path.write_text(config)
+        log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115
+        proc = subprocess.Popen([HAPROXY, "-W", "-db", "-f", str(path)], stderr=log)
+        self.procs[name] = proc
+        port = self.ports[f"{name}_http"]
+        wait_for(lambda: self._answers(proc, port, name), START_TIMEOUT, f"{name} haproxy")
+
+    def _answers(self, proc, port, name):
+        if proc.poll() is not None:
+            log = (self.root / f"{name}.log").read_text(errors="replace")
+            raise SystemExit(f"{name} haproxy exited with {proc.returncode}: {log[-2000:]}")
+        return http_get(f"http://127.0.0.1:{port}/")[0] in (200, 503)
+
+    def start_sorry_server(self):
+        command = [str(SORRY_SERVER), "-a", "127.0.0.1", "-p", str(self.ports["sorry"])]
+        command += ["-r", "-c", "3600", f"{self.www}/"]
+        log = open(self.root / "http-server.log", "ab")  # noqa: SIM115
+        proc = subprocess.Popen(command, stdout=log, stderr=log)
+        self.procs["sorry"] = proc
+        url = f"http://127.0.0.1:{self.ports['sorry']}/"
+        wait_for(lambda: http_get(url)[0] == 200, START_TIMEOUT, "the sorry server")
+
+    def limit_config(self, pem, files, bufsize=None):
+        """``http-request return`` of each file: ``files`` is ``[(path, file)]``."""
+        returns = []
+        for path, name in files:
+            content_type = CONTENT_TYPES[Path(name).suffix]
+            status = 200 if path.startswith("/.maintenance/") else 503
+            returns.append(
+                f'  http-request return status {status} content-type "{content_type}"'
+                f" file {self.www / name} hdr Retry-After 300 hdr Cache-Control no-store"
+                f" if {{ path {path} }}"
+            )
+        return LIMIT_CONFIG.format(
+            maxconn=MAXCONN,
+            tune=f"  tune.bufsize {bufsize}" if bufsize else "",
+            http=self.ports["limit_http"],
+            https=self.ports["limit_https"],
+            pem=pem,
+            returns="\n".join(returns),
+        )
+
+    def reference_config(self, pem):
+        return REFERENCE_CONFIG.format(
+            maxconn=MAXCONN,
+            http=self.ports["reference_http"],
+            https=self.ports["reference_https"],
+            pem=pem,
+            dead=self.ports["dead"],
+            sorry=self.ports["sorry"],
+        )
+
+    def stop(self, name=None):
+        for key in [name] if name else list(self.procs):
+            stop_pid(self.procs.pop(key))
+
+    def url(self, setup, protocol, path="/"):
+        return f"{protocol}://127.0.0.1:{self.ports[f'{setup}_{protocol}']}{path}"
+
+
+# --- measuring -------------------------------------------------------------------------------
+
+
+def _raise_nofile():
+    resource.setrlimit(resource.RLIMIT_NOFILE, (WRK_NOFILE, WRK_NOFILE))
+
+
+def _seconds(text):
+    value, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
+
+
+def wrk(url, connections, duration, accept="", script=None, env=None):
+    """One wrk run: ``{rps, p99_ms, full, other, errors}`` (the last three with ``script``)."""
+    command = [WRK, f"-t{min(WRK_THREADS, connections)}", f"-c{connections}"]
+    command += [f"-d{duration}s", f"--timeout={WRK_TIMEOUT}", "--latency"]
+    if accept:
+        command += ["-H", f"Accept: {accept}"]
+    if script:
+        command += ["-s", str(script)]
+    proc = subprocess.run(
+        [*command, url],
+        capture_output=True,
+        text=True,
+        check=True,
+        preexec_fn=_raise_nofile,
+        env={**os.environ, **(env or {})},
+    )
+    out = proc.stdout
+    figures = {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p99_ms": round(1000 * _seconds(re.search(r"\s99%\s+(\S+)", out).group(1)), 2),
+    }
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    figures["socket_errors"] = sum(int(n) for n in errors.groups()) if errors else 0
+    pages = re.search(r"PAGES full=(\d+) other=(\d+) errors=(\d+)", out)
+    if pages:
+        figures.update(zip(("full", "other", "errors"), map(int, pages.groups()), strict=True))
+    return figures
+
+
+def ratio_pairs(bench, setup, protocol, duration, rounds, path="/", limit_path="/", accept=""):
+    """Back-to-back pairs (limit, then ``setup``) at 64 connections; the median ratio."""
+    pairs = []
+    for _ in range(rounds):
+        limit = wrk(bench.url("limit", protocol, limit_path), RATIO_CONNECTIONS, duration)
+        ours = wrk(bench.url(setup, protocol, path), RATIO_CONNECTIONS, duration, accept)
+        pairs.append((ours["rps"], limit["rps"]))
+    return {
+        "rps": statistics.median(p[0] for p in pairs),
+        "limit_rps": statistics.median(p[1] for p in pairs),
+        "ratio": round(statistics.median(p[0] / p[1] for p in pairs), 3),
+        "pairs": pairs,
+    }
+
+
+def curve(bench, setup, protocol, duration, script, page_bytes, levels):
+    """req/s and p99 against connections; whole pages counted from 1,200 connections up."""
+    env = {"PAGE_BYTES": str(page_bytes), "PAGE_MARK": PAGE_MARK}
+    points = {}
+    for connections in levels:
+        counted = script if connections >= FULL_PAGE_CONNECTIONS else None
+        url = bench.url(setup, protocol)
+        points[connections] = wrk(url, connections, duration, script=counted, env=env)
+    return points
+
+
+def big_page(www):
+    """Replace the page with one of about 60 KB (inline CSS, an inline image); its size."""
+    image = base64.b64encode(os.urandom(BIG_PAGE_IMAGE_BYTES)).decode()
+    css = "".join(f".r{n} {{ margin: {n % 7}px; }}\n" for n in range(BIG_PAGE_CSS_RULES))
+    html = textwrap.dedent(f"""\
+        <!doctype html>
+        <html lang="en"><head><meta charset="utf-8"><title>Scheduled maintenance</title>
+        <style>{css}</style></head>
+        <body><h1>We're {PAGE_MARK}</h1>
+        <img alt="" src="data:image/png;base64,{image}"></body></html>
+        """)
+    (www / "index.html").write_text(html)
+    return len(html.encode())
+
+
+def full_share(point):
+    answers = point["full"] + point["other"] + point["errors"]
+    return f"{point['full']}/{answers}"
+
+
+def report_line(protocol, setup, figures):
+    at = figures["curve"][FULL_PAGE_CONNECTIONS]
+    return (
+        f"{protocol:5} {setup:9} page_rps={figures['rps']:.0f} "
+        f"limit_rps={figures['limit_rps']:.0f} ratio={figures['ratio']:.2f} "
+        f"full_pages_at_1200={full_share(at)} p99_ms={at['p99_ms']:.1f}"
+    )
+
+
+def run(bench, args):
+    pem = bench.render()
+    page_bytes = (bench.www / "index.html").stat().st_size
+    files = [("/", "index.html")] + [(f"/{kind}", name) for kind, _p, _a, name in KINDS]
+    bench.start_sorry_server()
+    bench.start_haproxy("product")
+    bench.start_haproxy("limit", bench.limit_config(pem, files))
+    bench.start_haproxy("reference", bench.reference_config(pem))
+    script = bench.root / "full_pages.lua"
+    script.write_text(FULL_PAGE_SCRIPT)
+    levels = sorted({*args.connections, FULL_PAGE_CONNECTIONS})
+    results = {"page_bytes": page_bytes, "maxconn": MAXCONN, "duration_s": args.duration}
+    for protocol in PROTOCOLS:
+        for setup in ("product", "reference"):
+            figures = ratio_pairs(bench, setup, protocol, args.duration, args.rounds)
+            figures["curve"] = curve(
+                bench, setup, protocol, args.duration, script, page_bytes, levels
+            )
+            results[f"{protocol}_{setup}"] = figures
+            print(report_line(protocol, setup, figures), flush=True)
+        results[f"{protocol}_limit"] = {
+            "curve": curve(bench, "limit", protocol, args.duration, script, page_bytes, levels)
+        }
+    for kind, path, accept, _name in KINDS:
+        figures = ratio_pairs(
+            bench, "product", "http", args.duration, args.rounds, path, f"/{kind}", accept
+        )
+        results[f"http_product_{kind}"] = figures
+        print(
+            f"http  product   {kind}_rps={figures['rps']:.0f} "
+            f"limit_rps={figures['limit_rps']:.0f} ratio={figures['ratio']:.2f}"
+        )
+    results["big_page"] = measure_big_page(bench, pem, args)
+    return results
+
+
+def measure_big_page(bench, pem, args):
+    """The product and ``http-request return`` with a 60 KB page (the limit needs a larger
+    tune.bufsize to hold it; the product's cache does not)."""
+    size = big_page(bench.www)
+    bench.stop("limit")
+    bufsize = 2 * size
+    bench.start_haproxy("limit", bench.limit_config(pem, [("/", "index.html")], bufsize))
+    figures = ratio_pairs(bench, "product", "http", args.duration, args.rounds)
+    script = bench.root / "full_pages.lua"
+    env = {"PAGE_BYTES": str(size), "PAGE_MARK": PAGE_MARK}
+    at = wrk(bench.url("product", "http"), FULL_PAGE_CONNECTIONS, args.duration, "", script, env)
+    figures.update(page_bytes=size, at_1200=at)
+    print(
+        f"http  product   page_60k_rps={figures['rps']:.0f} limit_rps={figures['limit_rps']:.0f}"
+        f" ratio={figures['ratio']:.2f} page_bytes={size} full_pages_at_1200={full_share(at)}"
+    )
+    return figures
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=DEFAULT_DURATION, help="s per point")
+    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help="pairs per ratio")
+    parser.add_argument(
+        "--connections", type=int, nargs="+", default=list(CONNECTIONS), help="curve points"
+    )
+    parser.add_argument("--json", type=Path, help="write every figure here")
+    args = parser.parse_args()
+    if not shutil.which(WRK):
+        raise SystemExit("wrk is not installed (make setup installs it)")
+    root = Path(tempfile.mkdtemp(prefix="page-capacity-"))
+    bench = Bench(root)
+    try:
+        results = run(bench, args)
+    finally:
+        bench.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"target: ratio >= {TARGET_RATIO}, every answer a whole page at 1200 and {MAXCONN}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
