@@ -74,6 +74,7 @@ class HAProxy:
     extra_global: str = ""
     extra_frontend: str = ""
     default_server: str = ""
+    extra_sections: str = ""
     check: bool = False
     frontend_port: int = field(default_factory=free_port)
     tcp_port: int = field(default_factory=free_port)
@@ -110,6 +111,7 @@ class HAProxy:
             "    timeout server 10s",
             "    load-server-state-from-file global",
             f"    default-server {self.default_server}" if self.default_server else "",
+            self.extra_sections,
         ]
         for name, servers in self.backends.items():
             lines.append(f"backend {name}")

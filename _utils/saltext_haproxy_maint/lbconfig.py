@@ -9,6 +9,7 @@ says which backends have the sorry server. Read by the state tree (``map.jinja``
 runner, so all three see the same configuration.
 """
 
+import ipaddress
 import re
 
 from salt.exceptions import SaltInvocationError
@@ -67,6 +68,16 @@ def _grace(path, value):
         or not 0 <= value <= GRACE_MAX
     ):
         schema.fail(path, f"expected seconds from 0 to {GRACE_MAX}, got {value!r}")
+    return value
+
+
+def _nameserver(path, value):
+    """A DNS server of the resolvers section: an IP address and a port."""
+    host, _port = schema.split_hostport(path, value)
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        schema.fail(path, f"{value!r} is not an IP address and port (a name needs a resolver)")
     return value
 
 
@@ -171,6 +182,13 @@ SCHEMA = schema.mapping(
                 "timeouts": schema.mapping_of(schema.duration),
                 "retries": schema.count,
                 "default_server": schema.mapping_of(schema.words),
+                "resolvers": schema.mapping(
+                    {
+                        "enabled": schema.boolean,
+                        "nameservers": schema.mapping_of(_nameserver),
+                        "hold_valid": schema.duration,
+                    }
+                ),
                 "server_options": schema.words,
                 "backend_defaults": schema.mapping(
                     {"sorry": schema.boolean, "balance": schema.name, "bind": _BIND}

@@ -5,7 +5,8 @@ resolve."""
 import pytest
 from saltfactories.utils.functional import Loaders
 
-from harness.haproxy import free_port
+from harness.dns_server import DNSServer
+from harness.haproxy import free_port, wait_for
 from harness.sandbox import AppServer
 from harness.tunnel import KeepAlive, Tunnel
 
@@ -187,3 +188,34 @@ def test_a_new_host_name_never_gets_the_old_address(
     app1 = loaders.modules.haproxy_runtime.server_status()["app"]["app1"]
     assert not app1["address"] and app1["fqdn"] == "app1.invalid"
     assert app1["admin_flags"] == (["FMAINT", "RMAINT"] if maintenance else ["RMAINT"])
+
+
+@pytest.fixture
+def dns():
+    server = DNSServer().start()
+    yield server
+    server.stop()
+
+
+def test_with_resolvers_a_name_that_starts_to_resolve_gets_its_address_without_reload(
+    haproxy_factory, app_servers, minion_opts, tmp_path, dns
+):
+    port = app_servers["app1"].port
+    haproxy = haproxy_factory(
+        {"app": {"app3": f"app3.test:{port}"}},
+        sorry_address=f"127.0.0.1:{free_port()}",
+        # What haproxy:resolvers renders (enabled, one nameserver).
+        default_server="init-addr last,libc,none resolvers dns",
+        extra_sections=f"resolvers dns\n    nameserver ns1 {dns.nameserver}\n    hold valid 1s",
+    )
+    maint = lb_loaders(minion_opts, haproxy, tmp_path).modules.haproxy_maint
+    assert maint.status()["backends"]["app"]["app3"]["why"].startswith("no address")
+    pid = haproxy.worker_pid()
+    dns.names["app3.test"] = "127.0.0.1"
+    wait_for(
+        lambda: maint.status()["backends"]["app"]["app3"]["admin_flags"] == [],
+        10,
+        "app3.test resolved by HAProxy's resolvers",
+    )
+    assert KeepAlive("127.0.0.1", haproxy.frontend_port).get()[1] == "APP app1\n"
+    assert haproxy.worker_pid() == pid, "no reload"

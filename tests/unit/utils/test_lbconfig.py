@@ -93,6 +93,12 @@ def test_defaults_alone_pass():
         ({"maintenance__close_sessions_after": 61}, "maintenance:close_sessions_after"),
         ({"maintenance__close_sessions_after": "2"}, "maintenance:close_sessions_after"),
         ({"maintenance__close_sessions_after": True}, "maintenance:close_sessions_after"),
+        (
+            {"haproxy__resolvers__nameservers": {"ns1": "dns.example:53"}},
+            "haproxy:resolvers:nameservers:ns1",
+        ),
+        ({"haproxy__resolvers__enabled": "yes"}, "haproxy:resolvers:enabled"),
+        ({"haproxy__resolvers__hold_valid": "a while"}, "haproxy:resolvers:hold_valid"),
         ({"haproxy__runtime__timeout": "5"}, "haproxy:runtime:timeout"),
         ({"haproxy__runtime": None}, "haproxy:runtime"),
         ({"haproxy__config_file": "haproxy.cfg"}, "haproxy:config_file"),
