@@ -45,11 +45,13 @@ SECTIONS = (
 )
 ADDRESS_PREFIXES = ("ipv4@", "ipv6@")
 NO_VALUE = "-"
-# Fresh health for a server at a new address: running, no check result (as at first start).
+# Fresh health for a server at a new address, as at first start: running, its check
+# "initializing" (HCHK_STATUS_INI) with no result yet. Not "unknown" (0): HAProxy does not
+# run the health checks of a server loaded with that status.
 FRESH_HEALTH = {
     "srv_op_state": "2",
     "srv_time_since_last_change": "0",
-    "srv_check_status": "0",
+    "srv_check_status": "1",
     "srv_check_result": "0",
 }
 

@@ -131,7 +131,7 @@ def maintenance(request):
     return request.param
 
 
-def reloaded(haproxy_factory, minion_opts, tmp_path, *, before, after, maintenance):
+def reloaded(haproxy_factory, minion_opts, tmp_path, *, before, after, maintenance, check=False):
     """An LB on ``before``, in maintenance or not; then what a highstate does with ``after``:
     the new haproxy.cfg, the state dumped to fit it, the reload. Returns the LB's loaders
     (of the new config) and what ``save_servers_state`` said."""
@@ -139,6 +139,7 @@ def reloaded(haproxy_factory, minion_opts, tmp_path, *, before, after, maintenan
         {"app": before},
         sorry_address=f"127.0.0.1:{free_port()}",
         default_server="init-addr last,libc,none",
+        check=check,
     )
     loaders = lb_loaders(minion_opts, haproxy, tmp_path)
     if maintenance:
@@ -174,6 +175,29 @@ def test_a_reload_loads_the_new_addresses_and_only_the_admin_state_survives(
         assert {
             server: live["admin"] for server, live in maint.status()["backends"]["app"].items()
         } == dict.fromkeys({*after, "localhost"}, "ready")
+
+
+def test_a_readdressed_server_is_health_checked_at_its_new_address(
+    haproxy_factory, app_servers, minion_opts, tmp_path
+):
+    before = {name: server.address for name, server in app_servers.items()}
+    after = CHANGES["port"](before["app1"], before["app2"])  # nothing listens there
+    loaders, saved = reloaded(
+        haproxy_factory,
+        minion_opts,
+        tmp_path,
+        before=before,
+        after=after,
+        maintenance=False,
+        check=True,
+    )
+    assert saved["readdressed"] == ["app/app1"]
+    wait_for(
+        lambda: loaders.modules.haproxy_runtime.server_status()["app"]["app1"]["status"] == "DOWN",
+        10,
+        "app1 checked, and found down, at its new port",
+    )
+    assert loaders.modules.haproxy_runtime.server_status()["app"]["app2"]["status"] == "UP"
 
 
 def test_a_new_host_name_never_gets_the_old_address(

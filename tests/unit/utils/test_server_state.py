@@ -72,6 +72,7 @@ def test_a_changed_port_is_the_configs_with_fresh_health_and_admin_state_kept():
     app1 = rows(text)[("app", "app1")]
     assert (app1["addr"], app1["port"], app1["admin_state"]) == ("127.0.0.1", 8011, 1)
     assert app1["op_state"] == 2, "health of the old port does not carry over"
+    assert app1["check_status"] == 1, "initializing: HAProxy checks no server loaded 'unknown'"
     assert changes == {"readdressed": ["app/app1"], "dropped": ["app/gone"]}
 
 
