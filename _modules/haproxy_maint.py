@@ -11,7 +11,9 @@ written before HAProxy is touched, and it is what a reload, a restart, a highsta
 (``haproxy_maint.converged`` state) or a returning minion re-applies. After every change the
 server state file is dumped, so an HAProxy restart loads the admin states back by itself.
 
-Configuration comes from pillar ``haproxy_maint`` (see the pillar reference).
+Configuration comes from pillar ``haproxy_maint`` (see the pillar reference). With
+``haproxy:manage_config: false`` another tool renders haproxy.cfg, and the backends come from
+the running HAProxy (:py:mod:`saltext_haproxy_maint.discovery`).
 """
 
 import logging
@@ -21,7 +23,16 @@ import time
 import salt.utils.yaml
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from saltext_haproxy_maint import client, lbconfig, names, runtime, sorry, switchover, timefmt
+from saltext_haproxy_maint import (
+    configcheck,
+    discovery,
+    lbconfig,
+    names,
+    runtime,
+    sorry,
+    switchover,
+    timefmt,
+)
 from saltext_haproxy_maint import record as lb_record
 from saltext_haproxy_maint import request as request_fields
 
@@ -37,7 +48,6 @@ RELOAD_POLL_INTERVAL = 0.1
 # After a stop, how often the restored servers are looked at until they are UP.
 NOT_UP_POLL_INTERVAL = 0.25
 DEFAULT_CHECK_INTERVAL = "2s"
-REQUEST_WAIT = 60
 
 
 def __virtual__():
@@ -95,10 +105,16 @@ def _socket(cfg):
     return cfg["haproxy"]["runtime"]["socket"]
 
 
+def _live(cfg):
+    return __salt__["haproxy_runtime.server_status"](socket=_socket(cfg))
+
+
 def maintained_backends():
     """
     Return the backends that maintenance acts on by default: every backend of the LB's
-    pillar that has the sorry server as its ``backup`` (``backend_defaults`` included).
+    pillar that has the sorry server as its ``backup`` (``backend_defaults`` included); with
+    ``haproxy:manage_config: false``, every backend of the running HAProxy (``show stat``,
+    ``show servers state``) with a ``backup`` server at the sorry server's address.
 
     CLI Example:
 
@@ -106,7 +122,8 @@ def maintained_backends():
 
         salt lb1 haproxy_maint.maintained_backends
     """
-    return lbconfig.maintained_backends(_config())
+    cfg = _config()
+    return discovery.maintained_backends(cfg, server_status=lambda: _live(cfg))
 
 
 def read_record():
@@ -137,13 +154,20 @@ def _apply_visitor(cfg, record):
     lb_record.write_lines(visitor["bypass_file"], cidrs)
     loaded = __salt__["haproxy_runtime.list_maps"](socket=_socket(cfg))
     if visitor["map_file"] not in {entry["file"] for entry in loaded}:
-        # A config rendered before the visitor's side existed: MAINT still works (the page
-        # as the seed served it); a highstate renders the rules and loads these files.
+        # A config rendered before the visitor's side existed, or one another tool renders
+        # without the visitor block: MAINT still works (the page as the seed served it).
         log.warning("HAProxy has not loaded %s: highstate this LB", visitor["map_file"])
-        return "files written; the running HAProxy config has no visitor rules (highstate)"
+        return "files written; the running HAProxy config has no visitor rules (haproxy_maint.check_config)"
     __salt__["haproxy_runtime.replace_map"](visitor["map_file"], entries, socket=_socket(cfg))
     __salt__["haproxy_runtime.replace_acl"](visitor["bypass_file"], cidrs, socket=_socket(cfg))
     return "applied"
+
+
+def _loaded_files(cfg):
+    """The files the running HAProxy loaded as maps and as ACLs."""
+    maps = __salt__["haproxy_runtime.list_maps"](socket=_socket(cfg))
+    acls = __salt__["haproxy_runtime.list_acls"](socket=_socket(cfg))
+    return {entry["file"] for entry in maps + acls}
 
 
 def _clear_stale_visitor(cfg, record):
@@ -233,7 +257,10 @@ def start(
 
     backends
         Backend names; default every backend of the LB's pillar that has the sorry server as
-        ``backup``. An empty list is refused.
+        ``backup``. An empty list is refused. With ``haproxy:manage_config: false``: the
+        running HAProxy's backends that have a ``backup`` server at the sorry server's
+        address (``show stat``, ``show servers state``); a backend it lacks, or one without
+        that server, raises ``SaltInvocationError`` naming those it has, or the line to add.
 
     mode
         ``maint`` (default): MAINT, then (after pillar ``maintenance:close_sessions_after``
@@ -257,7 +284,9 @@ def start(
         CIDRs (``10.1.2.0/24``, an address alone means one host) whose requests still reach
         the app servers while everyone else gets the page; at most 50, none wider than /8
         (IPv4) or /16 (IPv6), so never ``0.0.0.0/0`` or ``::/0``. Replaces the bypass of an
-        earlier start; cleared by the stop that ends the maintenance.
+        earlier start; cleared by the stop that ends the maintenance. A new CIDR raises
+        ``SaltInvocationError`` when the running HAProxy has not loaded the visitor block's
+        map and bypass ACL (``show map``, ``show acl``), naming the missing lines.
 
     stamp
         The request's time stamp (set by the master); a request older than the one recorded
@@ -280,7 +309,7 @@ def start(
     """
     began = time.monotonic()
     cfg = _config()
-    backends = lbconfig.requested_backends(cfg, backends)
+    backends = discovery.requested_backends(cfg, backends, server_status=lambda: _live(cfg))
     mode = request_fields.check_mode(mode)
     if drain_timeout is None:
         drain_timeout = cfg["maintenance"]["drain_timeout"]
@@ -298,7 +327,10 @@ def start(
             return lb_record.outcome(
                 record, began=began, state="superseded", comment="a newer request is recorded"
             )
-        live = __salt__["haproxy_runtime.server_status"](socket=_socket(cfg))
+        # A bypass that HAProxy cannot honour is refused; one already recorded is re-applied.
+        new_bypass = [cidr for cidr in bypass if cidr not in (record.get("bypass") or [])]
+        configcheck.check_bypass(cfg, bypass=new_bypass, loaded=lambda: _loaded_files(cfg))
+        live = _live(cfg)
         changed, skipped = lb_record.plan_start(record, live, backends)
         if test:
             state = "would change" if changed else "already in maintenance"
@@ -375,7 +407,7 @@ def stop(backends=None, stamp=None, test=False, not_up_wait=None):
     began = time.monotonic()
     cfg = _config()
     if backends is not None:
-        backends = lbconfig.requested_backends(cfg, backends)
+        backends = discovery.requested_backends(cfg, backends, server_status=lambda: _live(cfg))
     test = request_fields.check_test(test)
     if not_up_wait is None:
         not_up_wait = cfg["maintenance"]["not_up_wait"]
@@ -394,7 +426,7 @@ def stop(backends=None, stamp=None, test=False, not_up_wait=None):
                 result["visitor"] = _clear_stale_visitor(cfg, record)
             return result
         ending = list(record["backends"]) if backends is None else backends
-        live = __salt__["haproxy_runtime.server_status"](socket=_socket(cfg))
+        live = _live(cfg)
         restored = {}
         for backend in ending:
             servers = [
@@ -443,7 +475,7 @@ def _check_interval(cfg):
 
 def _not_up(cfg, restored, wait):
     return lb_record.not_up(
-        lambda: __salt__["haproxy_runtime.server_status"](socket=_socket(cfg)),
+        lambda: _live(cfg),
         restored,
         wait=wait,
         check_interval=_check_interval(cfg),
@@ -473,7 +505,7 @@ def reapply():
             _clear_stale_visitor(cfg, lb_record.read(cfg))
         return {"state": "not in maintenance", "changed": {}, "active": False}
     _wait_for_current_config(cfg)
-    maintained = set(lbconfig.maintained_backends(cfg))
+    maintained = set(discovery.maintained_backends(cfg, server_status=lambda: _live(cfg)))
     backends = [name for name in record["backends"] if name in maintained]
     if not backends:
         return {"state": "no recorded backend is declared any more", "changed": {}, "active": True}
@@ -520,7 +552,7 @@ def would_change():
     record = lb_record.read(cfg)
     if not record.get("active"):
         return {}
-    live = __salt__["haproxy_runtime.server_status"](socket=_socket(cfg))
+    live = _live(cfg)
     backends = [name for name in record["backends"] if name in live]
     return lb_record.plan_start(record, live, backends)[0]
 
@@ -539,54 +571,7 @@ def status():
     cfg = _config()
     sorry_up = _sorry_answers(cfg)
     try:
-        live = __salt__["haproxy_runtime.server_status"](socket=_socket(cfg))
+        live = _live(cfg)
     except CommandExecutionError as err:
         return lb_record.status_report(cfg, lb_record.read(cfg), sorry_up=sorry_up, unreachable=err)
     return lb_record.status_report(cfg, lb_record.read(cfg), sorry_up=sorry_up, live=live)
-
-
-# --- the operator's signed request ------------------------------------------------------
-
-
-def request(action, env=None, wait=REQUEST_WAIT, **fields):
-    """
-    Ask the master to start, stop or cancel maintenance, signed with this minion's own Salt
-    key, and wait for the outcome. Run it on an operator's minion that the environment's
-    ``allow`` list names. It travels as ``maint/start`` (``maint/stop``, ``maint/cancel``)
-    through the master's reactor like a plain event, but the master can prove who sent it.
-    The exit code is 0 when every LB did it, 1 when some LB did not, 2 when the master
-    refused the request, 3 when no answer came within ``wait``.
-
-    action
-        ``start``, ``stop`` or ``cancel``.
-
-    env
-        Environment.
-
-    wait
-        Seconds to wait for the master's answer (default 60).
-
-    fields
-        The request's other fields: ``backends``, ``mode``, ``drain_timeout``, ``reason``,
-        ``eta``, ``eta_at``, ``bypass``, ``at``, ``duration``, ``test`` (see the event
-        reference).
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt-call haproxy_maint.request start env=prod reason="Database upgrade" eta='"22:00 UTC"'
-        salt-call haproxy_maint.request stop env=prod
-    """
-    answer, retcode = client.send_signed(
-        __opts__,
-        lambda tag, data: __salt__["event.send"](tag, data=data),
-        action,
-        env,
-        wait=wait,
-        fields=fields,
-    )
-    __context__["retcode"] = retcode
-    if answer is None:
-        return {"result": False, "state": "no answer", "why": f"no answer within {wait} s"}
-    return answer

@@ -53,6 +53,25 @@ def list_maps(socket=None, timeout=None):
     return runtime.parse_map_list(_run_query("show map", socket, timeout))
 
 
+def list_acls(socket=None, timeout=None):
+    """
+    Return the ACLs the running HAProxy loaded from files (``-f <file>``):
+    ``[{"id": int, "file": path}]``. Sends ``show acl``; raises ``CommandExecutionError``
+    when HAProxy cannot be reached or refuses it.
+
+    socket, timeout
+        The runtime socket (unix path or ``host:port``) and seconds, as for
+        :py:func:`list_maps`.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt lb1 haproxy_runtime.list_acls
+    """
+    return runtime.parse_map_list(_run_query("show acl", socket, timeout))
+
+
 def show_map(map_file, socket=None, timeout=None):
     """
     Return the entries of a map loaded from a file, as ``{key: value}``.

@@ -42,10 +42,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.haproxy import HAPROXY, free_port, stop_pid, wait_for
-from tests.support.sandbox import PAGE_MARK, http_get
-
-from tests.support.converge import salt_call, write_minion_config
+from harness.converge import salt_call, write_minion_config
+from harness.haproxy import HAPROXY, free_port, stop_pid, wait_for
+from harness.sandbox import PAGE_MARK, http_get
 
 REPO = Path(__file__).resolve().parents[1]
 WRK = "wrk"

@@ -1,7 +1,7 @@
 """Sphinx configuration: MyST pages, furo theme, autodoc of every Salt module of the project.
 
 The loader modules live in Salt's file_roots layout (``_modules/``, ``_states/``,
-``_runners/``, ``_output/``) and three of them share the name ``haproxy_maint``, so each file is
+``_runners/``, ``_output/``) and several of them share the name ``haproxy_maint``, so each file is
 loaded under its own module name here. They touch the loader dunders (``__salt__``,
 ``__opts__``, ...) only when called, so importing them needs nothing but Salt and the shared
 package ``saltext_haproxy_maint`` (in ``_utils/``, put on the path here as Salt's loader does).
@@ -17,6 +17,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 MODULE_FILES = {
     "haproxy_runtime": "_modules/haproxy_runtime.py",
     "haproxy_maint_module": "_modules/haproxy_maint.py",
+    "haproxy_maint_config": "_modules/haproxy_maint_config.py",
+    "haproxy_maint_request": "_modules/haproxy_maint_request.py",
     "haproxy_pillar": "_modules/haproxy_pillar.py",
     "haproxy_server": "_states/haproxy_server.py",
     "haproxy_maint_state": "_states/haproxy_maint.py",

@@ -64,7 +64,8 @@ class HAProxy:
     """One haproxy with a unix admin socket, a loopback TCP admin socket and an HTTP frontend.
 
     ``backends`` maps a backend name to ``{server: "host:port"}``; every backend also gets a
-    ``backup`` server named ``sorry_name`` at ``sorry_address`` when that is set.
+    ``backup`` server named ``sorry_name`` at ``sorry_address`` when that is set. ``config``,
+    when set, is a whole haproxy.cfg to run instead (it must give ``socket`` at level admin).
     """
 
     workdir: Path
@@ -78,6 +79,7 @@ class HAProxy:
     check: bool = False
     frontend_port: int = field(default_factory=free_port)
     tcp_port: int = field(default_factory=free_port)
+    config: str = ""
     proc: subprocess.Popen = None
 
     @property
@@ -97,6 +99,8 @@ class HAProxy:
         return str(self.workdir / "server-state")
 
     def render(self):
+        if self.config:
+            return self.config
         check = " check inter 1s" if self.check else ""
         lines = [
             "global",

@@ -23,6 +23,29 @@ from saltext_haproxy_maint.register import Register
 log = logging.getLogger(__name__)
 
 
+def top_level_refusal(tag, data):
+    """
+    Why an event whose request fields sit at its top level is refused, and what to run
+    instead (the operator's ``salt-run`` call, with the ``env`` it named when that is a valid
+    name).
+
+    tag
+        ``maint/start``, ``maint/stop`` or ``maint/cancel``.
+
+    data
+        The event's data.
+    """
+    env = data.get("env")
+    valid_env = isinstance(env, str) and names.ENV_PATTERN.fullmatch(env)
+    command = f"salt-run haproxy_maint.{names.ACTIONS[tag]}" + (f" {env}" if valid_env else "")
+    return (
+        "the request's fields are at the top level of the event, not under 'data': it was "
+        "fired on the master's event bus (salt-run event.send) or in a batched minion event, "
+        f"and neither names a sender Salt vouches for; at the master, run `{command}` instead; "
+        "on an allowed minion, salt-call event.send or salt-call haproxy_maint.request"
+    )
+
+
 class Master:
     """
     The master's side of maintenance.
@@ -123,7 +146,9 @@ class Master:
                 return self.result(req, began=began, outcomes={}, state="superseded")
             lbs = self.checked_lbs(req, lbs=lbs)
             wanted = desired.next_desired(
-                current, req, all_backends=lambda: self.pillar.declared(lbs)[0]
+                current,
+                req,
+                all_backends=lambda: self.pillar.all_maintained(lbs, running=self.running_backends),
             )
             if record and not req.test and not self.register.write(req.env, wanted):
                 # Another master recorded a newer request between our read and our write.
@@ -158,8 +183,24 @@ class Master:
             lbs = self.config.lbs(req.env)
         if not lbs:
             raise Rejected(f"no LB matches env {req.env!r}; nothing recorded")
-        self.pillar.check_backends(req.params.get("backends"), lbs)
+        self.pillar.check_backends(req.params.get("backends"), lbs, running=self.running_backends)
         return lbs
+
+    def running_backends(self, lbs):
+        """
+        The backends that ``lbs`` maintain in their running HAProxy (their
+        ``haproxy_maint.status``, one publish), as a set; None when one of them did not
+        answer or could not reach its HAProxy.
+
+        lbs
+            The LBs' minion ids.
+        """
+        found = set()
+        for outcome in self.call_lbs(lbs, "haproxy_maint.status", {}, action="status").values():
+            if outcome["outcome"] != "ok" or outcome.get("haproxy") != "up":
+                return None
+            found.update(outcome.get("backends") or {})
+        return found
 
     def call_lbs(self, lbs, fun, kwargs, *, action):
         """Run ``fun`` on ``lbs`` with the timeout of ``action``; ``{lb: outcome}``."""
@@ -206,6 +247,10 @@ class Master:
         """
         event_id = data.get("id")
         fields = data.get("data")
+        if "data" not in data:
+            # Fields at the top level: fired on the master's bus (salt-run event.send) or as
+            # one item of a batched minion event. Neither names a sender Salt vouches for.
+            return self.rejected(tag, event_id, top_level_refusal(tag, data), data)
         if isinstance(fields, dict):
             # salt-call adds its own __pub_* job keys to what event.send fires; they are Salt's.
             fields = {

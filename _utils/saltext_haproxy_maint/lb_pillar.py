@@ -83,20 +83,47 @@ class LBPillar:
     def declared(self, lbs):
         """
         The maintained backends (the union over ``lbs``) and the sorry servers' names, as two
-        sets.
+        sets, and the LBs whose pillar does not name their backends (``manage_config: false``
+        with no ``haproxy:maintain``: they find them in their running HAProxy), sorted.
 
         lbs
             The LBs' minion ids.
         """
         cache = salt.cache.factory(self.opts)
-        backends, sorry_names = set(), set()
+        backends, sorry_names, undeclared = set(), set(), []
         for minion in lbs:
             config = self.config(cache, minion)
             backends.update(lbconfig.maintained_backends(config))
             sorry_names.add(config["sorry_server"]["name"])
-        return backends, sorry_names
+            if not config["haproxy"]["manage_config"] and not config["haproxy"]["maintain"]:
+                undeclared.append(minion)
+        return backends, sorry_names, sorted(undeclared)
 
-    def check_backends(self, wanted, lbs):
+    def all_maintained(self, lbs, *, running):
+        """
+        Every backend that ``lbs`` maintain, as a set: from their pillar, or from their
+        running HAProxy; raise :py:class:`Rejected` when an LB cannot say (a stop of some
+        backends could not tell which remain in maintenance).
+
+        lbs
+            The LBs' minion ids.
+
+        running
+            As for :py:meth:`check_backends`.
+        """
+        backends, _sorry_names, undeclared = self.declared(lbs)
+        if undeclared:
+            found = running(undeclared)
+            if found is None:
+                raise Rejected(
+                    f"{', '.join(undeclared)} could not say which backends their running HAProxy "
+                    "has (manage_config: false): stop the whole maintenance, or name the "
+                    "backends in haproxy:maintain"
+                )
+            backends |= found
+        return backends
+
+    def check_backends(self, wanted, lbs, *, running):
         """
         Raise :py:class:`Rejected` unless every name of ``wanted`` is a backend that one of
         ``lbs`` maintains (None: every backend, nothing to check).
@@ -106,10 +133,21 @@ class LBPillar:
 
         lbs
             The LBs' minion ids.
+
+        running
+            A function that returns the backends some LBs find in their running HAProxy (for
+            those whose pillar names none, ``manage_config: false``), as a set, or None when
+            one of them could not say (each LB then checks the names itself). Called only
+            when a name is not in any pillar.
         """
         if wanted is None:
             return
-        declared, sorry_names = self.declared(lbs)
+        declared, sorry_names, undeclared = self.declared(lbs)
+        if undeclared and any(name not in declared for name in wanted):
+            found = running(undeclared)
+            if found is None:
+                return
+            declared |= found
         for name in wanted:
             if name in sorry_names:
                 raise Rejected(f"{name!r} is the sorry server, not a backend")

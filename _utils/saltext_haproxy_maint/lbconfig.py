@@ -154,6 +154,8 @@ SCHEMA = schema.mapping(
         "env": schema.env,
         "haproxy": schema.mapping(
             {
+                "manage_config": schema.boolean,
+                "maintain": schema.list_of(schema.proxy_name),
                 "package": schema.name,
                 "binary": schema.command,
                 "user": schema.name,
@@ -314,6 +316,16 @@ def _check_cross_keys(config):
                 if _binds_overlap(key, address, other):
                     schema.fail(key, f"{address} overlaps {other} of {other_key}")
             seen.append((key, address))
+    haproxy = config["haproxy"]
+    if haproxy["manage_config"] and haproxy["maintain"]:
+        schema.fail(
+            f"{ROOT}:haproxy:maintain", "is for manage_config: false; use backends:<name>:sorry"
+        )
+    if not haproxy["manage_config"] and haproxy["backends"]:
+        schema.fail(
+            f"{ROOT}:haproxy:backends",
+            "renders haproxy.cfg; with manage_config: false use maintain",
+        )
     tls = config["tls"]
     if tls["pem"] and tls["pem_source"]:
         schema.fail(f"{ROOT}:tls:pem", "set pem or pem_source, not both")
@@ -378,11 +390,15 @@ def lb_config(defaults, pillar):
 def maintained_backends(config):
     """
     The backends that maintenance acts on by default: those with the sorry server as their
-    ``backup`` (``sorry`` after ``backend_defaults`` is merged), sorted.
+    ``backup`` (``sorry`` after ``backend_defaults`` is merged), sorted. With
+    ``manage_config: false`` the pillar names them in ``haproxy:maintain`` (``[]``: the running
+    HAProxy decides, see :py:mod:`saltext_haproxy_maint.discovery`).
 
     config
         A configuration returned by :py:func:`lb_config`.
     """
+    if not config["haproxy"]["manage_config"]:
+        return sorted(config["haproxy"]["maintain"])
     return sorted(
         name for name, backend in config["haproxy"]["backends"].items() if backend["sorry"]
     )

@@ -14,7 +14,7 @@ import time
 
 from salt.exceptions import CommandExecutionError
 
-from saltext_haproxy_maint import files, lbconfig, timefmt
+from saltext_haproxy_maint import discovery, files, timefmt
 
 PAGE_STATUS_FILE = "maintenance.json"
 # What `show stat` says of a server that is up (with health checks, or without).
@@ -284,7 +284,7 @@ def status_report(cfg, record, *, sorry_up, live=None, unreachable=None):
         result["haproxy"] = f"unreachable: {unreachable}"
         return result
     result["haproxy"] = "up"
-    for backend in lbconfig.maintained_backends(cfg):
+    for backend in discovery.maintained_backends(cfg, server_status=lambda: live):
         servers = live.get(backend)
         if servers is None:
             result["backends"][backend] = {"error": "not in the running HAProxy"}

@@ -492,8 +492,8 @@ def server_table(stat_answer, state_answer):
 
 def parse_map_list(text):
     """
-    Parse the answer of ``show map`` (no argument): ``[{"id": int, "file": path}]`` for
-    every map loaded from a file.
+    Parse the answer of ``show map`` or ``show acl`` (no argument): ``[{"id": int, "file":
+    path}]`` for every map or ACL loaded from a file.
 
     text
         The raw answer.

@@ -18,8 +18,8 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 from harness import REPO
+from harness.converge import SALT_CALL, SALT_TIMEOUT, parse_local
 from saltext_haproxy_maint import LOADER_KINDS, OPERATOR_DIRS
-from tests.support.converge import SALT_CALL, SALT_TIMEOUT, parse_local
 
 PIP = (sys.executable, "-m", "pip")
 PACKAGE = "saltext_haproxy_maint"
@@ -301,7 +301,7 @@ def lb_minion_config(tmp_path, minion_id, file_roots):
         "log_file": str(tmp_path / "minion.log"),
         "file_roots": {"base": [str(root) for root in file_roots]},
         "pillar_roots": {"base": [str(pillar_root)]},
-        # As tests/support/converge.py: no systemd here.
+        # As harness/converge.py: no systemd here.
         "disable_modules": ["systemd_service"],
     }
     config_dir = tmp_path / "etc"

@@ -8,8 +8,8 @@ import tarfile
 
 import pytest
 
-from tests.support.converge import REPO, changed_states, failed_states, salt_call
-from tests.support.converge import write_minion_config as write_base_config
+from harness.converge import REPO, changed_states, failed_states, salt_call
+from harness.converge import write_minion_config as write_base_config
 
 PAGE_SLS = "haproxy_maint.page"
 DEFAULT_PAGE = REPO / "salt/haproxy_maint/files/page"

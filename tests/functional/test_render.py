@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.converge import salt_call, write_minion_config
+from harness.converge import salt_call, write_minion_config
 
 ENVIRONMENTS = ("prod", "staging", "dev")
 CONFIG_SLS = "haproxy_maint.haproxy.config"

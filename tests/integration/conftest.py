@@ -87,6 +87,8 @@ def master(salt_factories, pillar_root):
                     "test": {"allow": ["ops", "lb*"], "trust": "minion-id"},
                     # The same LBs, signed requests only.
                     "secure": {"allow": ["ops"], "target": "L@lb1,lb2"},
+                    # An LB whose haproxy.cfg another tool manages (test_own_config.py).
+                    "own": {"allow": ["ops"], "trust": "minion-id", "target": "L@own-lb"},
                 },
             },
             # Scheduled windows: the runner looks every second (the example says 10).

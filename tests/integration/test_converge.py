@@ -14,9 +14,9 @@ import urllib.request
 
 import pytest
 
+from harness.converge import REPO, changed_states, failed_states, make_maint, parse_local
 from harness.haproxy import stop_pid, wait_for
 from harness.sandbox import PAGE_MARK, http_request
-from tests.support.converge import REPO, changed_states, failed_states, make_maint, parse_local
 
 pytestmark = [
     pytest.mark.root,

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.converge import REPO, make_maint
 from harness.haproxy import stop_pid, wait_for
 from harness.sandbox import AppServer
-from tests.support.converge import REPO, make_maint
 
 pytestmark = [
     pytest.mark.root,

@@ -187,3 +187,32 @@ def test_trimmed_reason_is_refused(clean_cluster, ops_caller, event_listener, ma
     assert tag == "maint/rejected", data
     assert "trimmed" in data["why"]
     assert admin_states(clean_cluster) == before
+
+
+@pytest.mark.parametrize(
+    ("how", "events"),
+    [
+        # An operator on the master: the fields land at the top level of the event.
+        ("master", None),
+        # A batched minion event whose item has no "data": the item itself is the event.
+        ("batched", [{"tag": "maint/start", "env": "test"}]),
+    ],
+)
+def test_fields_at_the_top_level_are_refused_with_what_to_run_instead(
+    clean_cluster, salt_run_cli, intruder_minion, event_listener, master, how, events
+):
+    before = admin_states(clean_cluster)
+    after = time.time()
+    if how == "master":
+        ret = salt_run_cli.run("event.send", "maint/start", '{"env": "test"}')
+    else:
+        ret = intruder_minion.salt_call_cli(timeout=60).run(
+            "event.fire_master", "{}", "anything", f"preload={json.dumps({'events': events})}"
+        )
+    assert ret.returncode == 0, ret
+    matched = event_listener.wait_for_events([(master.id, ANSWER)], timeout=60, after_time=after)
+    assert matched.found_all_events
+    (event,) = sorted(matched.matches, key=lambda e: e.stamp)[:1]
+    assert event.tag == "maint/rejected", event.data
+    assert "`salt-run haproxy_maint.start test`" in event.data["why"]
+    assert admin_states(clean_cluster) == before

@@ -71,6 +71,9 @@ class FakeRuntime:
     def list_maps(self, socket=None):
         return [{"id": 0, "file": path} for path in self.patterns] if self.maps_loaded else []
 
+    def list_acls(self, socket=None):
+        return self.list_maps(socket)
+
     def replace_map(self, path, entries, socket=None):
         self.patterns[path] = dict(entries)
 
@@ -138,6 +141,7 @@ def loader(monkeypatch, tmp_path, runtime, pillar):
         "haproxy_runtime.wait_drained": lambda *a, **k: {"drained": True, "waited": 0},
         "haproxy_runtime.show_info": runtime.show_info,
         "haproxy_runtime.list_maps": runtime.list_maps,
+        "haproxy_runtime.list_acls": runtime.list_acls,
         "haproxy_runtime.replace_map": runtime.replace_map,
         "haproxy_runtime.replace_acl": runtime.replace_acl,
     }
@@ -340,10 +344,26 @@ def test_reapply_keeps_bypass_and_eta_at(runtime, loader):
 
 def test_config_without_visitor_rules_still_goes_into_maintenance(runtime, loader):
     runtime.maps_loaded = False
-    result = maint.start(bypass=["127.0.0.2/32"])
+    result = maint.start()
     assert result["changed"] == {"app": ["app1", "app2"]}
     assert result["visitor"] != "applied"
-    assert (loader / "visitor/bypass.acl").read_text() == "127.0.0.2/32\n"
+    assert (loader / "visitor/maintenance.map").read_text() == "api 0\napp 0\n"
+
+
+def test_a_bypass_without_visitor_rules_is_refused_and_changes_nothing(runtime, loader):
+    runtime.maps_loaded = False
+    with pytest.raises(SaltInvocationError, match="bypass needs the visitor block") as err:
+        maint.start(bypass=["127.0.0.2/32"])
+    assert "acl maint_bypass src -f " + str(loader / "visitor/bypass.acl") in str(err.value)
+    assert runtime.calls == [] and not (loader / "desired.json").exists()
+
+
+def test_a_recorded_bypass_is_reapplied_after_the_visitor_rules_are_gone(runtime, loader):
+    maint.start(bypass=["127.0.0.2/32"])
+    runtime.maps_loaded = False  # another tool reloaded HAProxy with a config without them
+    for server in ("app1", "app2"):
+        runtime.servers["app"][server]["admin"] = "ready"
+    assert maint.reapply()["changed"] == {"app": ["app1", "app2"]}
 
 
 def test_secret_never_in_returns(runtime):
@@ -449,3 +469,48 @@ def test_supervisorctl_exit_code_does_not_fail_the_job(monkeypatch):
     monkeypatch.setattr(maint, "_sorry_answers", lambda cfg: next(answers))
     assert maint.start()["sorry_server"] == "started"
     assert "retcode" not in maint.__context__
+
+
+# --- haproxy.cfg managed by another tool (manage_config: false) -----------------------------
+
+
+@pytest.fixture
+def own_config(runtime, pillar):
+    """The LB's pillar names no backend; the running HAProxy has app with the sorry server as
+    backup (127.0.0.1:8080, the default) and api with a backup elsewhere."""
+    pillar["haproxy"] = {"manage_config": False, "config_file": pillar["haproxy"]["config_file"]}
+    for backend, servers in runtime.servers.items():
+        for name, info in servers.items():
+            info["address"] = "127.0.0.1:8080" if backend == "app" else f"127.0.0.1:{len(name)}"
+    return runtime
+
+
+def test_own_config_start_and_stop_act_on_what_haproxy_runs(own_config):
+    assert maint.maintained_backends() == ["app"]
+    assert maint.start()["changed"] == {"app": ["app1", "app2"]}
+    assert maint.status()["backends"]["app"]["app1"]["admin"] == "maint"
+    assert list(maint.status()["backends"]) == ["app"]
+    assert maint.stop()["changed"] == {"app": ["app1", "app2"]}
+    assert own_config.servers["app"]["app1"]["admin"] == "ready"
+
+
+@pytest.mark.parametrize(
+    ("backends", "why"),
+    [
+        (["shop"], "unknown backend 'shop': the running HAProxy has api, app (maintained: app)"),
+        (["api"], "backend 'api' lacks a backup server at 127.0.0.1:8080"),
+    ],
+)
+def test_own_config_refuses_what_haproxy_cannot_honour(own_config, loader, backends, why):
+    with pytest.raises(SaltInvocationError) as err:
+        maint.start(backends=backends)
+    assert why in str(err.value)
+    assert own_config.calls == [] and not (loader / "desired.json").exists()
+
+
+def test_own_config_without_any_sorry_backup_refuses_a_start(own_config, loader):
+    own_config.servers["app"]["localhost"]["address"] = "127.0.0.1:9"
+    with pytest.raises(SaltInvocationError) as err:
+        maint.start()
+    assert "`server localhost 127.0.0.1:8080 maxconn 500 backup`" in str(err.value)
+    assert own_config.calls == [] and not (loader / "desired.json").exists()

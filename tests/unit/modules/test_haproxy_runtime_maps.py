@@ -42,3 +42,21 @@ def test_replace_map_sends_clear_then_adds_in_one_batch(monkeypatch):
     assert sent == [
         ["clear map /v/m.map", "add map /v/m.map api 1795730400", "add map /v/m.map app 0"]
     ]
+
+
+def test_list_acls_sends_show_acl_and_keeps_the_acls_loaded_from_files(monkeypatch):
+    answer = (
+        "# id (file) description\n"
+        "0 (/v/bypass.acl) pattern loaded from file '/v/bypass.acl' used by acl at file "
+        "'h.cfg' line 11. curr_ver=0 next_ver=0 entry_cnt=0\n"
+        "1 () acl 'src' file 'h.cfg' line 11. curr_ver=0 next_ver=0 entry_cnt=0\n"
+    )
+    sent = []
+
+    def batch(commands, socket, timeout):
+        sent.append(commands)
+        return [answer]
+
+    monkeypatch.setattr(haproxy_runtime_maps, "_batch", batch)
+    assert haproxy_runtime_maps.list_acls(socket="/x.sock") == [{"id": 0, "file": "/v/bypass.acl"}]
+    assert sent == [["show acl"]]

@@ -197,6 +197,44 @@ def test_rejected_changes_nothing(tag, fields, sender, why, lbs, cache, fired):
     assert fired[-1][0] == "maint/rejected"
 
 
+STAMP = {"_stamp": "2026-11-26T10:00:00.000000"}
+
+
+@pytest.mark.parametrize(
+    ("tag", "data", "command"),
+    [
+        # salt-run event.send maint/start '{"env": "prod"}': the master's own bus.
+        ("maint/start", {"env": "prod", **STAMP}, "`salt-run haproxy_maint.start prod`"),
+        ("maint/stop", {"env": "dev", **STAMP}, "`salt-run haproxy_maint.stop dev`"),
+        ("maint/cancel", {"env": "dev", **STAMP}, "`salt-run haproxy_maint.cancel dev`"),
+        # salt-run event.send maint/start: no data at all.
+        ("maint/start", dict(STAMP), "`salt-run haproxy_maint.start`"),
+        # A batched minion event whose item has no "data": the item itself is the event.
+        ("maint/start", {"tag": "maint/start", "env": "prod"}, "haproxy_maint.start prod`"),
+        # An env that is no valid name never reaches the advice.
+        ("maint/start", {"env": "prod; reboot", **STAMP}, "`salt-run haproxy_maint.start`"),
+    ],
+)
+def test_top_level_fields_are_refused_with_what_to_run(tag, data, command, lbs, cache, fired):
+    result = runner.handle_event(tag, data)
+    assert result["state"] == "rejected" and result["retcode"] == names.RETCODE_REJECTED
+    assert command in result["why"] and "not under 'data'" in result["why"]
+    assert "NoneType" not in result["why"]
+    assert lbs.calls == [] and not any(
+        bank.startswith(register.DESIRED_BANK) for bank in cache.banks
+    )
+    assert fired[-1][0] == "maint/rejected"
+
+
+def test_a_minion_event_keeps_its_shape(lbs):
+    # salt-call event.send: the master fires the whole load, the fields under "data" (with
+    # salt-call's own __pub_* keys, which are Salt's and not the request's).
+    load = {"id": "ops-1", "cmd": "_minion_event", "tag": "maint/start", "pretag": None}
+    data = {**load, "data": {"env": "dev", "__pub_fun": "event.send"}, **STAMP}
+    assert runner.handle_event("maint/start", data)["state"] == "ok"
+    assert lbs.calls[0][0] == ("lb1", "lb2")
+
+
 @pytest.mark.parametrize("tag", ["maint/start/x", "MAINT/START", "maint/result", "maint/rejected"])
 def test_other_tags_are_ignored_without_an_answer(tag, lbs, fired):
     assert runner.handle_event(tag, event({"env": "dev"}))["state"] == "ignored"
@@ -589,3 +627,53 @@ def test_a_catch_up_without_record_sends_no_stamp(lbs):
     # Stamped "now", it would make the LB refuse a request received before it.
     runner.catch_up("lb1")
     assert lbs.calls[0][1] == "haproxy_maint.stop" and "stamp" not in lbs.calls[0][2]
+
+
+@pytest.fixture
+def own_config_lbs(cache):
+    """Both LBs' pillars: haproxy.cfg managed by another tool, no backends named."""
+    pillar = {"haproxy_maint": {"env": "prod", "haproxy": {"manage_config": False}}}
+    cache.banks["pillar"] = {"lb1": pillar, "lb2": pillar}
+    return pillar
+
+
+def test_backends_of_lbs_that_read_them_from_haproxy_are_checked_there(own_config_lbs, lbs):
+    # What every LB's haproxy_maint.status says (and, here, its start too).
+    lbs.answer = {"haproxy": "up", "backends": {"https-in": {}}, "changed": {}}
+    result = runner.handle_event("maint/start", event({"env": "dev", "backends": ["https-in"]}))
+    assert result["state"] == "ok"
+    assert [call[1] for call in lbs.calls] == ["haproxy_maint.status", "haproxy_maint.start"]
+    assert lbs.calls[1][2]["backends"] == ["https-in"]
+
+
+def test_a_backend_no_running_haproxy_has_is_refused_before_recording(own_config_lbs, lbs, cache):
+    lbs.answer = {"haproxy": "up", "backends": {"https-in": {}}}
+    result = runner.handle_event("maint/start", event({"env": "dev", "backends": ["shop"]}))
+    assert result["state"] == "rejected"
+    assert "unknown backend 'shop' (maintained: https-in)" in result["why"]
+    assert [call[1] for call in lbs.calls] == ["haproxy_maint.status"]
+    assert not any(bank.startswith(register.DESIRED_BANK) for bank in cache.banks)
+
+
+def test_an_lb_that_cannot_say_checks_the_backend_itself(own_config_lbs, lbs):
+    lbs.answer = {"haproxy": "unreachable: no socket", "backends": {}}
+    result = runner.handle_event("maint/start", event({"env": "dev", "backends": ["shop"]}))
+    assert [call[1] for call in lbs.calls] == ["haproxy_maint.status", "haproxy_maint.start"]
+    assert result["lbs"]["lb1"]["outcome"] == "ok"
+
+
+def test_a_partial_stop_asks_the_running_haproxy_what_remains(own_config_lbs, lbs, cache):
+    lbs.answer = {"haproxy": "up", "backends": {"https-in": {}, "api": {}}, "changed": {}}
+    runner.handle_event("maint/start", event({"env": "dev"}))
+    result = runner.handle_event("maint/stop", event({"env": "dev", "backends": ["https-in"]}))
+    assert result["state"] == "ok"
+    assert cache.desired("dev")["active"] is True and cache.desired("dev")["backends"] == ["api"]
+
+
+def test_a_partial_stop_is_refused_when_an_lb_cannot_say(own_config_lbs, lbs, cache):
+    runner.handle_event("maint/start", event({"env": "dev"}))
+    lbs.answer = {"haproxy": "unreachable: no socket", "backends": {}}
+    result = runner.handle_event("maint/stop", event({"env": "dev", "backends": ["https-in"]}))
+    assert result["state"] == "rejected" and "haproxy:maintain" in result["why"]
+    assert cache.desired("dev")["active"] is True and cache.desired("dev")["backends"] is None
+    assert "haproxy_maint.stop" not in [call[1] for call in lbs.calls]

@@ -5,13 +5,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from harness import REPO
+
 SALT_CALL = str(Path(sys.executable).with_name("salt-call"))
 SALT_TIMEOUT = 300
 
 
-def write_minion_config(config_dir, minion_id):
-    """A masterless minion config whose caches live under ``config_dir``."""
+def write_minion_config(config_dir, minion_id, pillar_roots=None):
+    """A masterless minion config whose caches live under ``config_dir``; its pillar is this
+    repo's example pillar, or the tree at ``pillar_roots``."""
     config_dir = Path(config_dir)
     cache = config_dir / "cache"
     lines = [
@@ -23,7 +25,7 @@ def write_minion_config(config_dir, minion_id):
         f"sock_dir: {cache / 'sock'}",
         f"log_file: {config_dir / 'minion.log'}",
         f"file_roots: {{base: [{REPO / 'salt'}, {REPO / 'docs/examples/top'}]}}",
-        f"pillar_roots: {{base: [{REPO / 'pillar'}]}}",
+        f"pillar_roots: {{base: [{pillar_roots or REPO / 'pillar'}]}}",
         f"module_dirs: [{REPO / '_modules'}]",
         f"states_dirs: [{REPO / '_states'}]",
         f"utils_dirs: [{REPO / '_utils'}]",
