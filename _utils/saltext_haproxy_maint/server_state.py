@@ -26,23 +26,9 @@ import ipaddress
 
 from salt.exceptions import CommandExecutionError
 
+from saltext_haproxy_maint import configcheck
+
 PROXY_SECTIONS = ("backend", "listen")
-# Every keyword that opens a section of haproxy.cfg (indentation means nothing to HAProxy).
-SECTIONS = (
-    *PROXY_SECTIONS,
-    "global",
-    "defaults",
-    "frontend",
-    "peers",
-    "resolvers",
-    "userlist",
-    "program",
-    "http-errors",
-    "ring",
-    "mailers",
-    "cache",
-    "fcgi-app",
-)
 ADDRESS_PREFIXES = ("ipv4@", "ipv6@")
 NO_VALUE = "-"
 # Fresh health for a server at a new address, as at first start: running, its check
@@ -93,17 +79,15 @@ def config_servers(text):
         haproxy.cfg's text.
     """
     servers = {}
-    proxy = None
-    for line in text.splitlines():
-        words = line.split("#", 1)[0].split()
-        if not words:
+    for keyword, proxy, lines in configcheck.sections(text):
+        if keyword not in PROXY_SECTIONS:
             continue
-        if words[0] in SECTIONS:
-            proxy = words[1] if words[0] in PROXY_SECTIONS and len(words) > 1 else None
-        elif proxy and words[0] == "server" and len(words) > 2:
-            servers[(proxy, words[1])] = split_address(words[2])
-        elif proxy and words[0] == "server-template" and len(words) > 2:
-            servers.update(dict.fromkeys(_template_names(proxy, words[1], words[2])))
+        for line in lines:
+            words = line.split(" ")
+            if words[0] == "server" and len(words) > 2:
+                servers[(proxy, words[1])] = split_address(words[2])
+            elif words[0] == "server-template" and len(words) > 2:
+                servers.update(dict.fromkeys(_template_names(proxy, words[1], words[2])))
     return servers
 
 
