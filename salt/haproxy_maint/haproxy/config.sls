@@ -16,7 +16,8 @@ haproxy-dirs:
     - makedirs: True
 
 # check_cmd runs on the rendered temp file: a config haproxy rejects never
-# replaces the running one.
+# replaces the running one. Not quiet (-q): on failure Salt puts HAProxy's own
+# [ALERT] lines into the state's comment after "check_cmd execution failed".
 haproxy-config:
   file.managed:
     - name: {{ haproxy.config_file }}
@@ -24,7 +25,7 @@ haproxy-config:
     - template: jinja
     - mode: "0640"
     - group: {{ haproxy.group }}
-    - check_cmd: {{ haproxy.binary }} -c -q -f
+    - check_cmd: {{ haproxy.binary }} -c -f
     - require:
       - pkg: haproxy-package
       - file: haproxy-dirs
