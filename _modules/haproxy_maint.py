@@ -23,7 +23,16 @@ import time
 import salt.utils.yaml
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-from saltext_haproxy_maint import configcheck, discovery, lbconfig, names, runtime, sorry, timefmt
+from saltext_haproxy_maint import (
+    configcheck,
+    discovery,
+    lbconfig,
+    names,
+    runtime,
+    sorry,
+    switchover,
+    timefmt,
+)
 from saltext_haproxy_maint import record as lb_record
 from saltext_haproxy_maint import request as request_fields
 
@@ -214,25 +223,24 @@ def _ensure_sorry_server(cfg):
 
 
 def _apply_start(cfg, changed, mode, drain_timeout):
-    """Move the planned servers to MAINT (through DRAIN first in drain mode)."""
-    drain = None
-    if changed and mode == "drain":
-        __salt__["haproxy_runtime.set_states"](
-            lb_record.changes(changed, "drain"), socket=_socket(cfg)
-        )
-        drain = __salt__["haproxy_runtime.wait_drained"](
-            list(changed), drain_timeout=drain_timeout, socket=_socket(cfg)
-        )
-    if changed:
-        __salt__["haproxy_runtime.set_states"](
-            lb_record.changes(changed, "maint"), socket=_socket(cfg)
-        )
-    return drain
+    """Move the planned servers to MAINT (through DRAIN first in drain mode), then close
+    their sessions: ``(drain, {"backend/server": sessions closed})``."""
+    return switchover.apply_start(
+        lambda function, **kwargs: __salt__[f"haproxy_runtime.{function}"](
+            socket=_socket(cfg), **kwargs
+        ),
+        changed=changed,
+        mode=mode,
+        drain_timeout=drain_timeout,
+        close_after=cfg["maintenance"]["close_sessions_after"],
+    )
 
 
 def _save_state_file(cfg):
     __salt__["haproxy_runtime.save_servers_state"](
-        path=cfg["haproxy"]["server_state_file"], socket=_socket(cfg)
+        path=cfg["haproxy"]["server_state_file"],
+        socket=_socket(cfg),
+        config_file=cfg["haproxy"]["config_file"],
     )
 
 
@@ -263,8 +271,11 @@ def start(
         that server, raises ``SaltInvocationError`` naming those it has, or the line to add.
 
     mode
-        ``maint`` (default), or ``drain``: no new sessions, wait up to ``drain_timeout``
-        seconds for current sessions to end, then MAINT.
+        ``maint`` (default): MAINT, then (after pillar ``maintenance:close_sessions_after``
+        seconds) every session still open on the servers it moved is closed (``shutdown
+        sessions server``), requests in flight and WebSockets included. ``drain``: no new
+        sessions, wait up to ``drain_timeout`` seconds for current ones to end, then MAINT,
+        and what is left is closed. The result's ``sessions_closed`` counts them.
 
     drain_timeout
         Seconds, for ``mode=drain``; default pillar ``maintenance:drain_timeout``.
@@ -356,7 +367,7 @@ def start(
         # Before the servers move: from here on every new request of these backends gets the
         # page (or the bypass), also while drain mode waits.
         visitor = _apply_visitor(cfg, record)
-        drain = _apply_start(cfg, changed, mode, drain_timeout)
+        drain, closed = _apply_start(cfg, changed, mode, drain_timeout)
         _save_state_file(cfg)
     result = lb_record.outcome(
         record, began=began, state=state, changed=changed, skipped=skipped, sorry=sorry_state
@@ -364,13 +375,16 @@ def start(
     if drain is not None:
         result["drain"] = drain
     result["visitor"] = visitor
+    result["sessions_closed"] = sum(closed.values())
     return result
 
 
 def stop(backends=None, stamp=None, test=False, not_up_wait=None):
     """
     End maintenance on this LB: the servers that ``start`` moved go back to READY, then the
-    call waits (bounded) for them to be UP and lists those that are not (``not_up``).
+    call waits (bounded) for them to be UP and lists those that are not (``not_up``); one
+    that has no address (its host name does not resolve: HAProxy's ``RMAINT``) is listed
+    under ``no_address`` instead, not waited for.
 
     Servers that were in MAINT or DRAIN before ``start`` stay as they were. Idempotent: a
     stop with no maintenance on changes nothing.
@@ -443,7 +457,9 @@ def stop(backends=None, stamp=None, test=False, not_up_wait=None):
     state = "changed" if restored else "nothing to restore"
     result = lb_record.outcome(record, began=began, state=state, changed=restored)
     result["visitor"] = visitor
-    result["not_up"] = _not_up(cfg, restored, not_up_wait)
+    result["not_up"], no_address = _not_up(cfg, restored, not_up_wait)
+    if no_address:
+        result["no_address"] = no_address
     return result
 
 

@@ -5,8 +5,8 @@ Client for HAProxy's runtime API (the ``stats socket``), for operators and for
 This module is the only code of the project that opens a runtime socket. The wire protocol
 and the parsers live in :py:mod:`saltext_haproxy_maint.runtime`, the name rule in
 :py:mod:`saltext_haproxy_maint.names`; here are the commands an operator runs: queries (``show info``, ``show stat``, ``show servers state``,
-joined as :py:func:`server_status`), changes (server states in one batch, weights, session
-shutdown), :py:func:`wait_drained` and :py:func:`save_servers_state`.
+joined as :py:func:`server_status`), changes (server states in one batch, weights) and
+:py:func:`save_servers_state`.
 
 The socket is a unix socket path (``/run/haproxy/admin.sock``) or a TCP ``host:port``
 (``127.0.0.1:9999``). When a function is given no ``socket``, it uses the
@@ -14,19 +14,19 @@ The socket is a unix socket path (``/run/haproxy/admin.sock``) or a TCP ``host:p
 
 Errors are ``CommandExecutionError`` subclasses from :py:mod:`saltext_haproxy_maint.runtime`:
 ``RuntimeUnreachable``, ``RuntimeAccessDenied``, ``RuntimeRefused``, ``RuntimeProtocolError``.
-The maps and ACLs that haproxy.cfg loads from files are in ``haproxy_runtime_maps.py`` (the
-same ``haproxy_runtime`` functions: ``list_maps``, ``show_map``, ``replace_map`` ...).
+The maps and ACLs that haproxy.cfg loads from files are in ``haproxy_runtime_maps.py``, the
+sessions (``shutdown_sessions``, ``wait_drained``) in ``haproxy_runtime_sessions.py`` (the
+same ``haproxy_runtime`` functions: ``list_maps``, ``replace_map``, ``shutdown_sessions`` ...).
 Bad arguments (a name with ``;`` or a newline, an unknown state) raise
 ``SaltInvocationError`` before anything is sent.
 """
 
 import logging
 import os
-import time
 
 from salt.exceptions import SaltInvocationError
 
-from saltext_haproxy_maint import files, names, runtime
+from saltext_haproxy_maint import files, names, runtime, server_state
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +35,10 @@ __virtualname__ = "haproxy_runtime"
 DEFAULT_SOCKET = "/run/haproxy/admin.sock"
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_SERVER_STATE_FILE = "/var/lib/haproxy/server-state"
-DEFAULT_DRAIN_POLL_INTERVAL = 0.25
 SOCKET_CONFIG_KEY = "haproxy_maint:haproxy:runtime:socket"
 TIMEOUT_CONFIG_KEY = "haproxy_maint:haproxy:runtime:timeout"
 STATE_FILE_CONFIG_KEY = "haproxy_maint:haproxy:server_state_file"
+CONFIG_FILE_CONFIG_KEY = "haproxy_maint:haproxy:config_file"
 
 
 def __virtual__():
@@ -47,14 +47,6 @@ def __virtual__():
 
 def _name(name, kind):
     return names.check_name(name, kind)
-
-
-def _server_list(servers):
-    if isinstance(servers, str):
-        servers = [item for item in servers.split(",") if item]
-    if not isinstance(servers, (list, tuple)):
-        raise SaltInvocationError("servers must be a list of server names")
-    return [_name(server, "server") for server in servers]
 
 
 def _config_value(key, default):
@@ -220,8 +212,12 @@ def server_status(backend=None, socket=None, timeout=None):
 
     One connection runs ``show stat`` and ``show servers state``; the result is
     ``{backend: {server: {...}}}`` where each server has ``admin`` (ready/drain/maint),
-    ``admin_flags``, ``status`` (``show stat`` status, e.g. ``UP``, ``DOWN``, ``MAINT``),
-    ``backup`` (bool), ``sessions`` (current), ``address`` and ``weight``.
+    ``admin_flags`` (the set bits of ``srv_admin_state`` by the management guide's names:
+    ``FMAINT``, ``IMAINT``, ``CMAINT``, ``FDRAIN``, ``IDRAIN``, ``RMAINT`` (no address: its
+    host name did not resolve), ``HMAINT``), ``status`` (``show stat`` status, e.g. ``UP``,
+    ``DOWN``, ``MAINT``, ``MAINT (resolution)``), ``backup`` (bool), ``sessions`` (current),
+    ``address`` (``host:port``, "" with none), ``fqdn`` (the configured host name, "" for an
+    address) and ``weight``.
 
     backend
         Only this backend; raises if it does not exist.
@@ -378,7 +374,7 @@ def set_servers_state(
     if servers is None:
         chosen = [name for name, backup in known.items() if include_backup or not backup]
     else:
-        chosen = _server_list(servers)
+        chosen = names.check_server_names(servers)
         unknown = [name for name in chosen if name not in known]
         if unknown:
             raise runtime.RuntimeRefused(
@@ -456,111 +452,32 @@ def set_weight(backend, server, weight, socket=None, timeout=None):
     return True
 
 
-def shutdown_sessions(backend, server, socket=None, timeout=None):
+def save_servers_state(path=None, socket=None, timeout=None, config_file=None):
     """
-    Close every session of a server: ``shutdown sessions server <backend>/<server>``.
-
-    backend
-        Backend name.
-
-    server
-        Server name.
-
-    socket
-        Unix socket path or ``host:port``; default from config.
-
-    timeout
-        Seconds; default from config, else 5.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt lb1 haproxy_runtime.shutdown_sessions app app1
-    """
-    _name(backend, "backend")
-    _name(server, "server")
-    _run_checked(
-        [f"shutdown sessions server {backend}/{server}"], socket, timeout, [f"{backend}/{server}"]
-    )
-    return True
-
-
-def wait_drained(backend, servers=None, drain_timeout=60, interval=None, socket=None, timeout=None):
-    """
-    Wait until the servers' current sessions reach 0, or ``drain_timeout`` seconds pass.
-
-    Returns ``{"drained": bool, "waited": seconds, "sessions": {"backend/server": count}}``;
-    it does not raise when time runs out, so the caller decides what follows.
-
-    backend
-        Backend name, or a list of backend names.
-
-    servers
-        Server names (only with one backend); default every non-backup server.
-
-    drain_timeout
-        Seconds to wait at most.
-
-    interval
-        Seconds between two looks; default 0.25.
-
-    socket
-        Unix socket path or ``host:port``; default from config.
-
-    timeout
-        Seconds per runtime call; default from config, else 5.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt lb1 haproxy_runtime.wait_drained app drain_timeout=30
-    """
-    backends = [backend] if isinstance(backend, str) else list(backend or [])
-    if not backends:
-        raise SaltInvocationError("backend must be a backend name or a list of them")
-    for name in backends:
-        _name(name, "backend")
-    wanted = None if servers is None else set(_server_list(servers))
-    if wanted is not None and len(backends) != 1:
-        raise SaltInvocationError("servers can only be given with one backend")
-    try:
-        drain_timeout = float(drain_timeout)
-        interval = float(interval or DEFAULT_DRAIN_POLL_INTERVAL)
-    except (TypeError, ValueError) as err:
-        raise SaltInvocationError("drain_timeout and interval must be numbers") from err
-    start = time.monotonic()
-    deadline = start + max(drain_timeout, 0)
-    while True:
-        current = server_status(socket=socket, timeout=timeout)
-        sessions = {}
-        for name in backends:
-            if name not in current:
-                raise runtime.RuntimeRefused(f"No such backend: {name}")
-            for server, info in current[name].items():
-                if info["backup"] or (wanted is not None and server not in wanted):
-                    continue
-                sessions[f"{name}/{server}"] = info["sessions"]
-        busy = {key: count for key, count in sessions.items() if count}
-        now = time.monotonic()
-        if not busy or now >= deadline:
-            return {"drained": not busy, "waited": round(now - start, 3), "sessions": busy}
-        time.sleep(min(interval, max(deadline - now, 0)))
-
-
-def save_servers_state(path=None, socket=None, timeout=None):
-    """
-    Write ``show servers state`` to HAProxy's ``server-state-file``, atomically.
+    Write ``show servers state`` to HAProxy's ``server-state-file``, atomically, made to
+    fit ``config_file``: the HAProxy config that the next start or reload loads.
 
     HAProxy never writes this file itself; it reads it at start when
     ``load-server-state-from-file`` is set, which is how admin states (MAINT, DRAIN) survive
-    a reload or restart. The file is written to a temporary name beside the target and
-    renamed over it, so a reader sees the old file or the new one, never half of one.
+    a reload or restart. It would also put back a server's old port (and, with ``init-addr
+    last``, its old address), so the lines are rewritten against ``config_file`` first
+    (:py:func:`saltext_haproxy_maint.server_state.reconcile`): a server the config no longer
+    declares is dropped; one whose address, port or host name changed gets the config's, with
+    fresh health and its admin state kept. The file is written to a temporary name beside the
+    target and renamed over it, so a reader sees the old file or the new one, never half of
+    one.
+
+    Returns ``{"path": str, "servers": count written, "readdressed": ["backend/server"],
+    "dropped": ["backend/server"]}``. Raises ``CommandExecutionError`` when ``config_file``
+    cannot be read (nothing is written then).
 
     path
         Where to write; default from config ``haproxy_maint:haproxy:server_state_file``,
         else ``/var/lib/haproxy/server-state``.
+
+    config_file
+        The config to fit; default from config ``haproxy_maint:haproxy:config_file``; with
+        neither, the dump is written as it is.
 
     socket
         Unix socket path or ``host:port``; default from config.
@@ -575,11 +492,15 @@ def save_servers_state(path=None, socket=None, timeout=None):
         salt lb1 haproxy_runtime.save_servers_state
     """
     path = path or _config_value(STATE_FILE_CONFIG_KEY, DEFAULT_SERVER_STATE_FILE)
-    if not isinstance(path, str) or not os.path.isabs(path):
-        raise SaltInvocationError(f"server state file must be an absolute path, not {path!r}")
+    config_file = config_file or _config_value(CONFIG_FILE_CONFIG_KEY, None)
+    for name, value in (("server state file", path), ("config file", config_file)):
+        if value is not None and (not isinstance(value, str) or not os.path.isabs(value)):
+            raise SaltInvocationError(f"{name} must be an absolute path, not {value!r}")
     answer = _run_query("show servers state", socket, timeout)
-    servers_state = runtime.parse_servers_state(answer)
+    runtime.parse_servers_state(answer)  # refuses an answer in an unknown format
     # The file's first line is the format version and a newline, as HAProxy expects.
-    text = answer if answer.endswith("\n") else answer + "\n"
+    text, changes = answer if answer.endswith("\n") else answer + "\n", {}
+    if config_file:
+        text, changes = server_state.reconcile(text, server_state.read_config_servers(config_file))
     files.write_text(path, text, mode=0o640)
-    return {"path": path, "servers": len(servers_state)}
+    return {"path": path, "servers": len(runtime.parse_servers_state(text)), **changes}

@@ -70,6 +70,8 @@ def _rows(env, data):
                 name = server + (" (backup)" if info.get("backup") else "")
                 cells = (info.get("admin"), info.get("status"), info.get("sessions"))
                 rows.append((lb, backend, name, *(str(cell) for cell in cells)))
+                if info.get("why"):
+                    rows.append(f"    ({lb} {backend}/{server}: {info['why']})")
     return rows
 
 

@@ -13,7 +13,10 @@ Declare the admin state of HAProxy servers through the runtime API.
         - name: app
 
 The change is made with ``haproxy_runtime`` (no reload); a state reads the servers back
-afterwards and fails if HAProxy does not show what was asked.
+afterwards and fails if HAProxy does not show what was asked. The state declared is the
+forced one (``set server ... state``: the FMAINT and FDRAIN bits): a server that HAProxy
+keeps out of service by itself (no address because its host name does not resolve,
+disabled in the config) is ``ready`` here until it is put in MAINT or DRAIN.
 """
 
 from salt.exceptions import SaltException
@@ -32,12 +35,12 @@ def __virtual__():
 def _admin_states(backend, servers, socket):
     current = __salt__["haproxy_runtime.server_status"](backend=backend, socket=socket)[backend]
     if servers is None:
-        return {name: info["admin"] for name, info in current.items() if not info["backup"]}
+        return {name: info["forced"] for name, info in current.items() if not info["backup"]}
     wanted = [names.check_name(name, "server") for name in servers]
     missing = [name for name in wanted if name not in current]
     if missing:
         raise SaltException(f"No such server in backend {backend}: {', '.join(missing)}")
-    return {name: current[name]["admin"] for name in wanted}
+    return {name: current[name]["forced"] for name in wanted}
 
 
 def _server_state(name, state, servers, socket):

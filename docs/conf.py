@@ -27,6 +27,7 @@ MODULE_FILES = {
     "haproxy_maint_runner": "_runners/haproxy_maint.py",
     "haproxy_maint_output": "_output/haproxy_maint.py",
     "haproxy_runtime_maps": "_modules/haproxy_runtime_maps.py",
+    "haproxy_runtime_sessions": "_modules/haproxy_runtime_sessions.py",
 }
 sys.path.insert(0, str(ROOT / "_utils"))
 

@@ -74,6 +74,8 @@ class HAProxy:
     sorry_name: str = "localhost"
     extra_global: str = ""
     extra_frontend: str = ""
+    default_server: str = ""
+    extra_sections: str = ""
     check: bool = False
     frontend_port: int = field(default_factory=free_port)
     tcp_port: int = field(default_factory=free_port)
@@ -112,6 +114,8 @@ class HAProxy:
             "    timeout client 10s",
             "    timeout server 10s",
             "    load-server-state-from-file global",
+            f"    default-server {self.default_server}" if self.default_server else "",
+            self.extra_sections,
         ]
         for name, servers in self.backends.items():
             lines.append(f"backend {name}")
@@ -170,6 +174,29 @@ class HAProxy:
     def reload(self):
         """Reload the way a service manager does: USR2 to the master process."""
         self.proc.send_signal(signal.SIGUSR2)
+
+    def reconfigure(self, backends):
+        """Write a config with other ``backends`` (as a highstate writes haproxy.cfg); the
+        running process goes on with the old one until :py:meth:`reload_and_wait`."""
+        self.backends = backends
+        self.config_path.write_text(self.render())
+
+    def worker_pid(self):
+        """The PID of the worker that answers on the admin socket, or None."""
+        try:
+            answer = self.command("show info")
+        except OSError:
+            return None  # the socket is briefly gone while a new worker binds it
+        for line in answer.splitlines():
+            if line.startswith("Pid:"):
+                return int(line.split(":", 1)[1])
+        return None
+
+    def reload_and_wait(self):
+        """Reload, then wait until a new worker answers on the admin socket."""
+        old = self.worker_pid()
+        self.reload()
+        wait_for(lambda: self.worker_pid() not in (None, old), START_TIMEOUT, "a new worker")
 
     def stop(self):
         if self.proc is not None:

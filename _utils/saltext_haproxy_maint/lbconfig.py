@@ -9,6 +9,7 @@ says which backends have the sorry server. Read by the state tree (``map.jinja``
 runner, so all three see the same configuration.
 """
 
+import ipaddress
 import re
 
 from salt.exceptions import SaltInvocationError
@@ -29,6 +30,8 @@ BINDS = ("http", "https")
 # The open page never polls its status document faster than this (MIN_POLL_S in the page's
 # index.html, which falls back to its default for less): refused below it at render time.
 POLL_INTERVAL_MIN = 2
+# maintenance:close_sessions_after: a wait inside every start, so a short one.
+GRACE_MAX = 60
 MASKED_VALUE = "** masked **"
 # The name a sorry server or a bind may use for the loopback address HAProxy binds.
 LOCALHOST = {"localhost": "127.0.0.1"}
@@ -84,6 +87,27 @@ SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 COOKIE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 HEADER_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 SUFFIX_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,32}$")
+
+
+def _grace(path, value):
+    """Seconds from 0 to ``GRACE_MAX`` (a wait inside a maintenance job)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 <= value <= GRACE_MAX
+    ):
+        schema.fail(path, f"expected seconds from 0 to {GRACE_MAX}, got {value!r}")
+    return value
+
+
+def _nameserver(path, value):
+    """A DNS server of the resolvers section: an IP address and a port."""
+    host, _port = schema.split_hostport(path, value)
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        schema.fail(path, f"{value!r} is not an IP address and port (a name needs a resolver)")
+    return value
 
 
 def _secret(path, value):
@@ -190,6 +214,13 @@ SCHEMA = schema.mapping(
                 "timeouts": schema.mapping_of(schema.duration),
                 "retries": schema.count,
                 "default_server": schema.mapping_of(schema.words),
+                "resolvers": schema.mapping(
+                    {
+                        "enabled": schema.boolean,
+                        "nameservers": schema.mapping_of(_nameserver),
+                        "hold_valid": schema.duration,
+                    }
+                ),
                 "server_options": schema.words,
                 "raw": schema.mapping(
                     {"global": schema.config_lines, "defaults": schema.config_lines}
@@ -274,6 +305,7 @@ SCHEMA = schema.mapping(
                 "state_file": schema.abs_path,
                 "drain_timeout": schema.number,
                 "not_up_wait": schema.count,
+                "close_sessions_after": _grace,
             }
         ),
         "visitor": _VISITOR,

@@ -55,6 +55,21 @@ def check_name(name, kind="name"):
     return name
 
 
+def check_server_names(servers):
+    """
+    Return a list of server names (a comma-separated string is split), each checked by
+    :py:func:`check_name`, else raise ``SaltInvocationError``.
+
+    servers
+        A list of names, or ``"app1,app2"``.
+    """
+    if isinstance(servers, str):
+        servers = [item for item in servers.split(",") if item]
+    if not isinstance(servers, (list, tuple)):
+        raise SaltInvocationError("servers must be a list of server names")
+    return [check_name(server, "server") for server in servers]
+
+
 def check_state(state):
     """
     Return ``state`` if it is ``ready``, ``drain`` or ``maint``, else raise

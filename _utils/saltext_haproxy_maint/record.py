@@ -28,6 +28,18 @@ PAGE_STATUS_FILE = "maintenance.json"
 ASSET_PREFIX = "/.maintenance/"
 # What `show stat` says of a server that is up (with health checks, or without).
 UP_STATUSES = ("UP", "no check")
+# srv_admin_state bits (runtime.ADMIN_FLAGS). Only the forced ones are anybody's decision:
+# FDRAIN is an operator's unless this product's record lists the server; FMAINT is ours or
+# an operator's. The others are HAProxy's own reasons.
+FORCED_DRAIN = "FDRAIN"
+NO_ADDRESS = "RMAINT"
+# Why a server is out of service when no one forced it (status report).
+NOT_FORCED_WHY = {
+    "RMAINT": "no address: {fqdn} did not resolve",
+    "CMAINT": "disabled in haproxy.cfg",
+    "IMAINT": "tracks a server in MAINT",
+    "HMAINT": "its host name was changed at run time",
+}
 
 
 def read(cfg):
@@ -286,7 +298,10 @@ def has_stale_visitor(cfg, record):
 def plan_start(record, live, backends):
     """
     Which app servers a start moves (``{backend: [servers]}``), and which DRAIN ones it
-    leaves alone because an operator put them there (MAINT ones need nothing).
+    leaves alone because an operator put them there (forced DRAIN, ``FDRAIN``, on a server
+    the record does not list). Servers in MAINT for any reason need nothing: forced
+    (``FMAINT``), or HAProxy's own (``RMAINT``: no address; ``CMAINT``, ``IMAINT``,
+    ``HMAINT``), so a stop never "restores" them.
 
     record
         The record.
@@ -303,9 +318,12 @@ def plan_start(record, live, backends):
             raise CommandExecutionError(f"No such backend in the running HAProxy: {backend}")
         ours = set(record["changed"].get(backend, []))
         for server, info in sorted(live[backend].items()):
+            # The sorry server; or out of service already: forced (ours or an operator's),
+            # or for HAProxy's own reason (no address, disabled in the config), which no stop
+            # of ours is to undo.
             if info["backup"] or info["admin"] == "maint":
-                continue  # the sorry server, or already out of service
-            if info["admin"] == "drain" and server not in ours:
+                continue
+            if FORCED_DRAIN in info.get("admin_flags", []) and server not in ours:
                 skipped.setdefault(backend, []).append(server)  # an operator's DRAIN
                 continue
             changed.setdefault(backend, []).append(server)
@@ -372,7 +390,10 @@ def outcome(
 def status_report(cfg, record, *, sorry_up, live=None, unreachable=None):
     """
     The LB's status as ``haproxy_maint.status`` returns it: the record, and per maintained
-    backend each server's admin and operational state, sessions and backup flag.
+    backend each server's admin state (``admin`` and its bits ``admin_flags``), ``status``,
+    sessions and backup flag, and ``why`` when HAProxy itself keeps it out of service (no
+    address because its host name did not resolve, disabled in the config, tracking a
+    server in MAINT).
 
     cfg
         The LB's configuration.
@@ -413,23 +434,39 @@ def status_report(cfg, record, *, sorry_up, live=None, unreachable=None):
             result["backends"][backend] = {"error": "not in the running HAProxy"}
             continue
         result["backends"][backend] = {
-            server: {
-                "admin": info["admin"],
-                "status": info["status"],
-                "sessions": info["sessions"],
-                "backup": info["backup"],
-            }
-            for server, info in servers.items()
+            server: _server_report(info) for server, info in servers.items()
         }
     return result
 
 
+def _server_report(info):
+    """One server of the status report; ``why`` when HAProxy itself keeps it out."""
+    report = {
+        "admin": info["admin"],
+        "admin_flags": info.get("admin_flags", []),
+        "status": info["status"],
+        "sessions": info["sessions"],
+        "backup": info["backup"],
+    }
+    fqdn = info.get("fqdn") or "its host name"
+    why = [
+        NOT_FORCED_WHY[flag].format(fqdn=fqdn)
+        for flag in report["admin_flags"]
+        if flag in NOT_FORCED_WHY
+    ]
+    if why:
+        report["why"] = "; ".join(why)
+    return report
+
+
 def not_up(server_status, restored, *, wait, check_interval, poll_interval):
     """
-    The restored servers that are not UP after at most ``wait`` seconds, as ``{backend:
-    [servers]}``. A server just out of MAINT shows UP until its first check, so nothing counts
-    as UP before one check interval has passed; a server still in transition shows ``UP
-    1/3``, not ``UP``.
+    The restored servers that are not UP after at most ``wait`` seconds, and those among
+    them that have no address (``RMAINT``: their host name did not resolve; HAProxy's doing,
+    not a server stuck by maintenance, and not waited for): ``(not_up, no_address)``, each
+    ``{backend: [servers]}``. A server just out of MAINT shows UP until its first check, so
+    nothing counts as UP before one check interval has passed; a server still in transition
+    shows ``UP 1/3``, not ``UP``.
 
     server_status
         A function that returns ``haproxy_runtime.server_status``.
@@ -441,19 +478,21 @@ def not_up(server_status, restored, *, wait, check_interval, poll_interval):
         Seconds.
     """
     if not restored:
-        return {}
+        return {}, {}
     began = time.monotonic()
     deadline = began + max(float(wait), 0)
     checked = began + min(check_interval + poll_interval, max(float(wait), 0))
     while True:
         live = server_status()
-        down = {}
+        down, no_address = {}, {}
         for backend, servers in restored.items():
             for server in servers:
-                status = (live.get(backend, {}).get(server) or {}).get("status")
-                if status not in UP_STATUSES:
+                info = live.get(backend, {}).get(server) or {}
+                if NO_ADDRESS in info.get("admin_flags", []):
+                    no_address.setdefault(backend, []).append(server)
+                elif info.get("status") not in UP_STATUSES:
                     down.setdefault(backend, []).append(server)
         now = time.monotonic()
         if (not down and now >= checked) or now >= deadline:
-            return down
+            return down, no_address
         time.sleep(poll_interval)

@@ -41,6 +41,7 @@ ADMIN_FLAGS = {
 }
 MAINT_FLAGS = 0x01 | 0x02 | 0x04 | 0x20 | 0x40
 DRAIN_FLAGS = 0x08 | 0x10
+FORCED_FLAGS = (0x01, 0x08)  # FMAINT, FDRAIN: what `set server ... state` sets
 OP_STATES = {0: "stopped", 1: "starting", 2: "running", 3: "stopping"}
 # `show stat` type column.
 STAT_TYPES = {0: "frontend", 1: "backend", 2: "server", 3: "listener"}
@@ -391,16 +392,20 @@ def parse_stat(text):
     return rows
 
 
-def admin_state_name(admin_state):
+def admin_state_name(admin_state, forced_only=False):
     """
     Name a ``srv_admin_state`` bit field: ``maint``, ``drain`` or ``ready``.
 
     admin_state
         The integer from ``show servers state``.
+
+    forced_only
+        Read only FMAINT and FDRAIN (what ``set server ... state`` sets).
     """
-    if admin_state & MAINT_FLAGS:
+    maint, drain = FORCED_FLAGS if forced_only else (MAINT_FLAGS, DRAIN_FLAGS)
+    if admin_state & maint:
         return "maint"
-    if admin_state & DRAIN_FLAGS:
+    if admin_state & drain:
         return "drain"
     return "ready"
 
@@ -411,7 +416,8 @@ def parse_servers_state(text):
 
     Each dict has the file's columns (without the ``srv_`` prefix where it has one, e.g.
     ``name``, ``admin_state``, ``op_state``), plus ``backend``, ``admin`` (``ready``,
-    ``drain`` or ``maint``), ``admin_flags`` (names of the set bits) and ``op`` (state name).
+    ``drain`` or ``maint``), ``forced`` (the same of the forced bits only), ``admin_flags``
+    (names of the set bits) and ``op`` (state name).
 
     text
         The raw answer: a version line, a ``#`` header, one line per server.
@@ -437,6 +443,7 @@ def parse_servers_state(text):
         entry["backend"] = entry.get("be_name")
         admin_state = entry.get("admin_state") or 0
         entry["admin"] = admin_state_name(admin_state)
+        entry["forced"] = admin_state_name(admin_state, forced_only=True)
         entry["admin_flags"] = [name for bit, name in ADMIN_FLAGS.items() if admin_state & bit]
         entry["op"] = OP_STATES.get(entry.get("op_state"), "unknown")
         servers.append(entry)
@@ -446,9 +453,10 @@ def parse_servers_state(text):
 def server_table(stat_answer, state_answer):
     """
     Join ``show stat`` and ``show servers state`` into ``{backend: {server: {...}}}``; each
-    server has ``admin`` (ready/drain/maint), ``admin_flags``, ``op``, ``status`` (``UP``,
-    ``DOWN``, ``MAINT`` ...), ``check_status``, ``backup``, ``sessions``, ``address`` and
-    ``weight``. Every backend appears, also one without servers.
+    server has ``admin`` (ready/drain/maint), ``forced`` (the same of FMAINT/FDRAIN only),
+    ``admin_flags``, ``op``, ``status`` (``UP``,
+    ``DOWN``, ``MAINT`` ...), ``check_status``, ``backup``, ``sessions``, ``address``,
+    ``fqdn`` (the configured host name, "" for an address) and ``weight``. Every backend appears, also one without servers.
 
     stat_answer
         The raw answer of ``show stat``.
@@ -469,12 +477,14 @@ def server_table(stat_answer, state_answer):
         result.setdefault(row["pxname"], {})[row["svname"]] = {
             "admin": state.get("admin", "ready"),
             "admin_flags": state.get("admin_flags", []),
+            "forced": state.get("forced", "ready"),
             "op": state.get("op"),
             "status": row.get("status"),
             "check_status": row.get("check_status"),
             "backup": row["backup"],
             "sessions": row.get("scur") or 0,
             "address": row.get("addr"),
+            "fqdn": "" if state.get("fqdn") in (None, "-") else state["fqdn"],
             "weight": row.get("weight"),
         }
     return result

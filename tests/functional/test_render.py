@@ -169,10 +169,10 @@ def test_config_haproxy_rejects_never_replaces_old(rendered):
     pillar = with_override(sandbox_pillar(tmp_path), default_server={"no-such-keyword": 1})
     code, result = apply_config(tmp_path, "dev", pillar)
     assert code != 0
-    ret = result["file_|-haproxy-config_|-" + str(config) + "_|-managed"]
-    assert ret["result"] is False
-    # HAProxy's own message, not only Salt's "check_cmd execution failed".
-    assert "unknown keyword 'no-such-keyword'" in ret["comment"]
+    state = result["file_|-haproxy-config_|-" + str(config) + "_|-managed"]
+    assert state["result"] is False
+    # HAProxy's own words, not only Salt's "check_cmd execution failed".
+    assert "[ALERT]" in state["comment"] and "no-such-keyword" in state["comment"]
     assert config.read_bytes() == before
 
 
@@ -196,6 +196,26 @@ def test_raw_line_haproxy_rejects_shows_its_message_and_keeps_old(rendered):
     comment = result["file_|-haproxy-config_|-" + str(config) + "_|-managed"]["comment"]
     assert "unknown option 'no-such-option'" in comment, comment
     assert config.read_bytes() == before
+
+
+def test_a_host_name_that_does_not_resolve_converges_and_starts(tmp_path):
+    pillar = with_override(
+        sandbox_pillar(tmp_path),
+        backends={
+            "app": {
+                "servers": {"app1": "127.0.0.1:8001", "app3": "app3.invalid:8003"},
+                "bind": {"http": "127.0.0.1:18080", "https": ""},
+            }
+        },
+    )
+    code, result = apply_config(tmp_path, "dev", pillar)
+    assert code == 0, result
+    config = tmp_path / "etc/haproxy.cfg"
+    assert "server app3 app3.invalid:8003 check" in config.read_text()
+    assert "init-addr last,libc,none" in config.read_text()
+    check = subprocess.run([HAPROXY, "-c", "-f", str(config)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "could not resolve address 'app3.invalid'" in check.stdout + check.stderr
 
 
 def test_backend_defaults_mean_the_same_to_the_state_tree_and_the_modules(tmp_path):
@@ -275,3 +295,29 @@ def test_a_page_file_over_the_cache_limit_is_refused_naming_the_key(tmp_path, li
     # Never truncated: the page is the shipped file, whole, either way.
     shipped = Path(__file__).resolve().parents[2] / "salt/haproxy_maint/files/page/index.html"
     assert (tmp_path / "www/index.html").read_bytes() == shipped.read_bytes()
+
+
+def test_resolvers_render_a_section_that_haproxy_accepts_without_warning(tmp_path):
+    pillar = sandbox_pillar(tmp_path)
+    pillar["haproxy_maint"]["haproxy"]["resolvers"] = {
+        "enabled": True,
+        "nameservers": {"ns1": "127.0.0.1:5353"},
+    }
+    code, result = apply_config(tmp_path, "dev", pillar)
+    assert code == 0, result
+    config = tmp_path / "etc/haproxy.cfg"
+    text = config.read_text()
+    assert "resolvers dns\n  nameserver ns1 127.0.0.1:5353\n  hold valid 10s\n" in text
+    assert " init-addr last,libc,none resolvers dns\n" in text
+    (tmp_path / "state/server-state").write_text("1\n")  # as on an LB that ran once
+    check = subprocess.run([HAPROXY, "-c", "-f", str(config)], capture_output=True, text=True)
+    assert check.returncode == 0
+    assert "WARNING" not in check.stdout + check.stderr, check.stdout + check.stderr
+
+
+def test_a_nameserver_must_be_an_ip_address(tmp_path):
+    pillar = sandbox_pillar(tmp_path)
+    pillar["haproxy_maint"]["haproxy"]["resolvers"] = {"nameservers": {"ns1": "dns.example:53"}}
+    code, result = apply_config(tmp_path, "dev", pillar)
+    assert code != 0
+    assert "haproxy_maint:haproxy:resolvers:nameservers:ns1" in str(result)

@@ -4,6 +4,7 @@ Root only: it installs packages, binds 127.0.0.1:80/443 and runs the init script
 """
 
 import http.server
+import itertools
 import os
 import signal
 import ssl
@@ -31,7 +32,6 @@ APP_PORTS = (8001, 8002)
 SORRY_PROGRAM = "http-server"
 SUPERVISOR_CONF = "/etc/supervisor/supervisord.conf"
 DEEP = "https://127.0.0.1/any/deep/path?q=1"
-ERRORFILE_MARK = "temporarily unavailable"
 APP_MARK = "APP SERVER"
 # dev checks: inter 1s, fall 1, rise 1; the rest is slack for a loaded machine.
 FAILOVER_WINDOW = 6.0
@@ -153,17 +153,27 @@ def test_killed_sorry_server_comes_back(converged):
     wait_for(answers(HTTP, 503, PAGE_MARK), FAILOVER_WINDOW, "the page from the new sorry server")
 
 
-def test_sorry_server_down_gives_real_503(converged):
+def test_sorry_server_down_still_gives_the_page_from_the_last_good_copy(converged):
+    """Issue 19: once the page was served, a sorry server that stays down leaves HAProxy's
+    cached copy answering: the whole page as a 503 on HTTP and HTTPS, not a bare error page."""
+    wait_for(answers(HTTP, 503, PAGE_MARK), FAILOVER_WINDOW, "the page, cached")
     supervisorctl("stop", SORRY_PROGRAM)
     try:
-        wait_for(answers(HTTP, 503, ERRORFILE_MARK), FAILOVER_WINDOW, "HAProxy's own 503 page")
-        status, body = fetch(HTTPS)
-        assert status == 503
-        assert ERRORFILE_MARK in body
+        # The refresh that finds the sorry server gone may get HAProxy's own 503 page; from
+        # the moment it is marked down, the cached copy answers.
+        wait_for(answers(HTTP, 503, PAGE_MARK), FAILOVER_WINDOW, "the cached page")
+        for url in (HTTP, HTTPS, DEEP):
+            status, body = fetch(url)
+            assert status == 503 and PAGE_MARK in body, (url, status, body[:200])
     finally:
         supervisorctl("start", SORRY_PROGRAM)
+    # Back in HAProxy's eyes: a file never cached (a new name each time) comes from the
+    # sorry server (its 404) again, not from HAProxy's own 503.
+    probes = itertools.count()
     wait_for(
-        answers(HTTP, 503, PAGE_MARK), FAILOVER_WINDOW, "the page once the sorry server is back"
+        lambda: fetch(f"{HTTP}.maintenance/probe-{next(probes)}")[0] == 404,
+        FAILOVER_WINDOW,
+        "the sorry server back in HAProxy",
     )
 
 
@@ -194,6 +204,19 @@ def test_all_down_answers_like_maint_start(converged, app_servers):
         assert visitor_answer(DEEP) == all_down
     finally:
         make_maint("stop")
+
+
+def test_an_app_that_just_died_never_gets_the_sorry_servers_200(converged, app_servers):
+    """Between an app server's death and its failed health checks HAProxy still counts it up
+    and redispatches its requests to the backup: those get the 503 page with no-store, never
+    the sorry server's own 200 with its one-hour Cache-Control."""
+    wait_for(answers(HTTPS, 200, APP_MARK), FAILOVER_WINDOW, "the app")
+    for proc in app_servers:
+        stop_pid(proc)
+    status, headers, _body = visitor_answer(HTTPS)
+    assert status == 503, (status, headers)
+    assert headers["cache-control"] == "no-store"
+    assert "max-age" not in headers["cache-control"]
 
 
 def test_make_maint_start_bypass_lets_the_team_through(converged, app_servers):

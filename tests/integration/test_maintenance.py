@@ -8,6 +8,7 @@ import pytest
 
 from harness.haproxy import runtime_command, wait_for
 from harness.sandbox import http_get, is_page, serves_app, serves_page
+from harness.tunnel import Tunnel
 
 ANSWER_TIMEOUT = 60
 ANSWER = "maint/re*"  # maint/result or maint/rejected
@@ -279,6 +280,21 @@ def test_drain_waits_for_in_flight_request(clean_cluster, ops_minion, event_list
     drain = result["lbs"]["lb1"]["drain"]
     assert drain["drained"] is True and drain["waited"] >= 1
     assert serves_page(lb, "app")
+
+
+def test_maint_result_counts_the_sessions_each_lb_closed(
+    clean_cluster, ops_minion, event_listener, master
+):
+    lb = clean_cluster["lb1"]
+    tunnel = Tunnel("127.0.0.1", lb.ports["app_http"])
+    assert tunnel.echo("hello").endswith(" hello")
+    _tag, result = send(ops_minion, "maint/start", {"env": "test"}, event_listener, master)
+    assert result["lbs"]["lb1"]["sessions_closed"] == 1
+    assert all(
+        out["sessions_closed"] == 0 for lb_id, out in result["lbs"].items() if lb_id != "lb1"
+    )
+    assert tunnel.closed_by_peer(), "the tunnel to the app is cut"
+    tunnel.close()
 
 
 def sessions(lb, backend):

@@ -15,9 +15,9 @@ haproxy-dirs:
       {%- endif %}
     - makedirs: True
 
-# check_cmd runs on the rendered temp file: a config haproxy rejects never replaces the
-# running one. Not -q: Salt puts haproxy's own message (the ALERT with the line and the
-# keyword) into the state's comment after "check_cmd execution failed".
+# check_cmd runs on the rendered temp file: a config haproxy rejects never
+# replaces the running one. Not quiet (-q): on failure Salt puts HAProxy's own
+# [ALERT] lines into the state's comment after "check_cmd execution failed".
 haproxy-config:
   file.managed:
     - name: {{ haproxy.config_file }}

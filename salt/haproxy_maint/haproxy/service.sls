@@ -8,12 +8,15 @@ include:
 {%- endif %}
 
 # Runs before the reload below (state order): the running haproxy's admin
-# states (MAINT/DRAIN) go to server-state-file, which the new process loads.
+# states (MAINT/DRAIN) go to server-state-file, which the new process loads;
+# rewritten against the config just written, so that no old address or port
+# and no removed server comes back (docs/pillar.md, server addresses).
 haproxy-save-server-state:
   module.run:
     - haproxy_runtime.save_servers_state:
       - path: {{ haproxy.server_state_file }}
       - socket: {{ haproxy.runtime.socket }}
+      - config_file: {{ haproxy.config_file }}
     # Only while haproxy runs (a first converge has nothing to save; a stale socket file is no proof).
     - onlyif:
       {%- if haproxy.service.manager == "system" %}

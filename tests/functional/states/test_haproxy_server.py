@@ -76,3 +76,22 @@ def test_bad_input_fails_and_changes_nothing(states, modules, haproxy, testmode,
     assert fragment in ret.comment
     assert ret.changes == {}
     assert haproxy.server_states() == before
+
+
+def test_a_server_without_address_is_declared_by_its_forced_state(
+    states, modules, haproxy_factory, testmode
+):
+    # app3's name does not resolve: HAProxy keeps it in MAINT by itself (RMAINT). That is
+    # not a MAINT anybody declared: ready holds as it is, maint sets FMAINT on top.
+    haproxy = haproxy_factory(
+        {"app": {"app1": "127.0.0.1:1", "app3": "app3.invalid:3"}},
+        default_server="init-addr last,libc,none",
+    )
+    ret = states.haproxy_server.ready(name="app", socket=haproxy.socket, test=testmode)
+    assert ret.result is True and ret.changes == {}
+    ret = states.haproxy_server.maint(
+        name="app", servers=["app3"], socket=haproxy.socket, test=testmode
+    )
+    assert ret.changes == {"app3": {"old": "ready", "new": "maint"}}
+    flags = modules.haproxy_runtime.server_status(socket=haproxy.socket)["app"]["app3"]
+    assert flags["admin_flags"] == (["RMAINT"] if testmode else ["FMAINT", "RMAINT"])

@@ -15,16 +15,27 @@ from saltext_haproxy_maint import lbconfig, names
 SECRET = "unit-test-bypass-secret-value"
 
 
+# The srv_admin_state bit that `set server ... state` forces, by admin state.
+FORCED = {"ready": [], "drain": ["FDRAIN"], "maint": ["FMAINT"]}
+
+
 class FakeRuntime:
     def __init__(self, servers):
         self.servers = servers  # {backend: {server: {"admin", "backup", ...}}}
         self.calls = []
+        self.closed = []
         self.patterns = {}
 
     def server_status(self, socket=None):
         return {
             backend: {
-                name: {"sessions": 0, "status": "UP", **info} for name, info in servers.items()
+                name: {
+                    "sessions": 0,
+                    "status": "UP",
+                    "admin_flags": list(FORCED[info["admin"]]),
+                    **info,
+                }
+                for name, info in servers.items()
             }
             for backend, servers in self.servers.items()
         }
@@ -37,7 +48,22 @@ class FakeRuntime:
     def set_states(self, changes, socket=None):
         self.calls.append(changes)
         for change in changes:
-            self.servers[change["backend"]][change["server"]]["admin"] = change["state"]
+            server = self.servers[change["backend"]][change["server"]]
+            # HAProxy's own bits stay; the forced ones are what the command says.
+            kept = [
+                flag for flag in server.pop("admin_flags", []) if flag not in ("FMAINT", "FDRAIN")
+            ]
+            server["admin"] = change["state"]
+            if kept:
+                server["admin_flags"] = kept + FORCED[change["state"]]
+
+    def shutdown_servers_sessions(self, servers, socket=None):
+        self.closed.append(servers)
+        return {
+            f"{backend}/{server}": self.servers[backend][server].get("sessions", 0)
+            for backend, listed in servers.items()
+            for server in listed
+        }
 
     # The visitor's side: what the runtime map and ACL hold, keyed by file.
     maps_loaded = True
@@ -109,7 +135,10 @@ def loader(monkeypatch, tmp_path, runtime, pillar):
         "cp.is_cached": lambda url: "",
         "haproxy_runtime.server_status": runtime.server_status,
         "haproxy_runtime.set_states": runtime.set_states,
-        "haproxy_runtime.save_servers_state": lambda path=None, socket=None: {"path": path},
+        "haproxy_runtime.shutdown_servers_sessions": runtime.shutdown_servers_sessions,
+        "haproxy_runtime.save_servers_state": lambda path=None, socket=None, config_file=None: {
+            "path": path
+        },
         "haproxy_runtime.wait_drained": lambda *a, **k: {"drained": True, "waited": 0},
         "haproxy_runtime.show_info": runtime.show_info,
         "haproxy_runtime.list_maps": runtime.list_maps,
@@ -175,6 +204,26 @@ def test_repeated_start_is_a_no_op(runtime):
     runtime.calls.clear()
     assert maint.start()["state"] == "already in maintenance"
     assert runtime.calls == []
+
+
+def test_start_closes_the_sessions_of_the_servers_it_moved(runtime):
+    runtime.servers["app"]["app1"]["sessions"] = 3
+    runtime.servers["app"]["app3"]["sessions"] = 4  # an operator's MAINT: not ours to close
+    result = maint.start()
+    assert runtime.closed == [{"app": ["app1", "app2"]}]
+    assert result["sessions_closed"] == 3
+    runtime.closed.clear()
+    assert maint.start()["sessions_closed"] == 0
+    assert runtime.closed == [], "a repeated start moves nothing and closes nothing"
+
+
+def test_drain_start_closes_what_is_left_after_the_wait(runtime):
+    runtime.servers["app"]["app2"]["sessions"] = 2
+    result = maint.start(mode="drain", drain_timeout=1)
+    assert [change["state"] for change in runtime.calls[0]] == ["drain", "drain"]
+    assert [change["state"] for change in runtime.calls[1]] == ["maint", "maint"]
+    assert runtime.closed == [{"app": ["app1", "app2"]}]
+    assert result["sessions_closed"] == 2 and result["drain"]["drained"] is True
 
 
 def test_stop_restores_only_what_start_changed(runtime, loader):
@@ -349,6 +398,45 @@ def test_stop_lists_a_restored_server_that_is_not_up(runtime, pillar):
     runtime.servers["app"]["app2"]["status"] = "DOWN"
     result = maint.stop(not_up_wait=1)
     assert result["not_up"] == {"app": ["app2"]}
+
+
+def test_a_restored_server_without_address_is_not_reported_stuck(runtime, pillar):
+    pillar["haproxy"]["default_server"] = {"inter": "10ms"}
+    maint.start()
+    # Its host name stopped resolving during the maintenance (a restart): HAProxy's RMAINT.
+    runtime.servers["app"]["app2"].update(status="MAINT (resolution)", admin_flags=["RMAINT"])
+    result = maint.stop(not_up_wait=1)
+    assert result["not_up"] == {}
+    assert result["no_address"] == {"app": ["app2"]}
+
+
+@pytest.mark.parametrize(
+    ("flags", "moved"),
+    [
+        (["RMAINT"], False),  # no address: HAProxy's, nothing for a stop to restore
+        (["CMAINT"], False),
+        (["FMAINT"], False),
+        (["FDRAIN"], False),  # an operator's DRAIN: left alone
+        (["IDRAIN"], True),  # inherited from a tracked server: nobody's decision
+    ],
+)
+def test_start_reads_admin_states_as_bit_flags(runtime, flags, moved):
+    admin = "maint" if any(flag.endswith("MAINT") for flag in flags) else "drain"
+    runtime.servers["app"]["app2"].update(admin=admin, admin_flags=flags)
+    assert ("app2" in maint.start()["changed"].get("app", [])) is moved
+    assert ("app2" in maint.stop()["changed"].get("app", [])) is moved, "a stop restores ours only"
+    if not moved:
+        assert runtime.servers["app"]["app2"]["admin"] == admin
+
+
+def test_status_says_why_a_server_has_no_address(runtime):
+    runtime.servers["app"]["app2"].update(
+        admin="maint", admin_flags=["RMAINT"], status="MAINT (resolution)", fqdn="app2.invalid"
+    )
+    server = maint.status()["backends"]["app"]["app2"]
+    assert server["admin_flags"] == ["RMAINT"]
+    assert server["why"] == "no address: app2.invalid did not resolve"
+    assert "why" not in maint.status()["backends"]["app"]["app1"]
 
 
 def test_a_server_in_transition_is_not_up(runtime, pillar):

@@ -22,6 +22,8 @@ SERVERS_STATE = (
     "2 app 2 app2 10.0.0.2 0 1 100\n"
     "2 app 3 app3 10.0.0.3 2 8 100\n"
     "2 app 4 app4 10.0.0.4 0 5 100\n"
+    "2 app 5 app5 - 0 32 100\n"
+    "2 app 6 app6 - 0 48 100\n"
 )
 
 
@@ -47,6 +49,19 @@ def test_parse_servers_state_decodes_admin_bits():
     assert servers["app4"]["admin"] == "maint"
     assert servers["app4"]["admin_flags"] == ["FMAINT", "CMAINT"]
     assert servers["app2"]["backend"] == "app"
+
+
+def test_only_the_forced_bits_make_the_forced_state():
+    servers = {entry["name"]: entry for entry in proto.parse_servers_state(SERVERS_STATE)}
+    # app5: no address (RMAINT), nobody's MAINT; app6: no address and an inherited DRAIN.
+    assert servers["app5"]["admin"] == "maint" and servers["app5"]["forced"] == "ready"
+    assert servers["app5"]["admin_flags"] == ["RMAINT"]
+    assert servers["app6"]["forced"] == "ready"
+    assert [servers[name]["forced"] for name in ("app2", "app3", "app4")] == [
+        "maint",
+        "drain",
+        "maint",
+    ]
 
 
 def test_parse_servers_state_wants_version_1():
