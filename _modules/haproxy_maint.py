@@ -148,18 +148,25 @@ def _apply_visitor(cfg, record):
     runtime API, which takes effect at once."""
     visitor = cfg["visitor"]
     entries, cidrs = lb_record.visitor_entries(record)
-    lb_record.write_lines(
-        visitor["map_file"], [f"{key} {value}" for key, value in sorted(entries.items())]
-    )
+    maps = {visitor["map_file"]: entries, visitor["paths_map_file"]: lb_record.path_entries(record)}
+    for path, map_entries in maps.items():
+        lb_record.write_lines(
+            path, [f"{key} {value}" for key, value in sorted(map_entries.items())]
+        )
     lb_record.write_lines(visitor["bypass_file"], cidrs)
-    loaded = __salt__["haproxy_runtime.list_maps"](socket=_socket(cfg))
-    if visitor["map_file"] not in {entry["file"] for entry in loaded}:
+    loaded = {entry["file"] for entry in __salt__["haproxy_runtime.list_maps"](socket=_socket(cfg))}
+    if visitor["map_file"] not in loaded:
         # A config rendered before the visitor's side existed, or one another tool renders
         # without the visitor block: MAINT still works (the page as the seed served it).
         log.warning("HAProxy has not loaded %s: highstate this LB", visitor["map_file"])
         return "files written; the running HAProxy config has no visitor rules (haproxy_maint.check_config)"
-    __salt__["haproxy_runtime.replace_map"](visitor["map_file"], entries, socket=_socket(cfg))
+    for path, map_entries in maps.items():
+        if path in loaded:
+            __salt__["haproxy_runtime.replace_map"](path, map_entries, socket=_socket(cfg))
     __salt__["haproxy_runtime.replace_acl"](visitor["bypass_file"], cidrs, socket=_socket(cfg))
+    if visitor["paths_map_file"] not in loaded and maps[visitor["paths_map_file"]]:
+        # A config rendered before path scope existed: whole backends work, paths need it.
+        return "applied; the running HAProxy config has no paths map (highstate)"
     return "applied"
 
 
@@ -245,6 +252,7 @@ def start(
     eta=None,
     eta_at=None,
     bypass=None,
+    paths=None,
     stamp=None,
     test=False,
     ensure_sorry=True,
@@ -288,6 +296,11 @@ def start(
         ``SaltInvocationError`` when the running HAProxy has not loaded the visitor block's
         map and bypass ACL (``show map``, ``show acl``), naming the missing lines.
 
+    paths
+        Path prefixes (``/checkout``; at most 50): only the requests of ``backends`` whose
+        path begins with one get the page; servers stay READY. A backend in maintenance as a
+        whole stays so. A stop of the backend ends it.
+
     stamp
         The request's time stamp (set by the master); a request older than the one recorded
         is skipped, so that start and stop arriving together end in the state of the last.
@@ -306,6 +319,7 @@ def start(
         salt lb1 haproxy_maint.start backends='[app]' mode=drain drain_timeout=30 reason="Upgrade"
         salt lb1 haproxy_maint.start test=True
         salt lb1 haproxy_maint.start bypass='[192.0.2.0/28]' eta_at=2026-11-26T22:00:00Z
+        salt lb1 haproxy_maint.start backends='[app]' paths='[/checkout]'
     """
     began = time.monotonic()
     cfg = _config()
@@ -318,6 +332,7 @@ def start(
     eta = request_fields.check_eta(eta)
     eta_at = request_fields.check_eta_at(eta_at)
     bypass = request_fields.check_bypass(bypass)
+    paths = request_fields.check_paths(paths)
     test = request_fields.check_test(test)
     if not backends:
         raise SaltInvocationError("this LB's pillar declares no backend with a sorry server")
@@ -331,29 +346,20 @@ def start(
         new_bypass = [cidr for cidr in bypass if cidr not in (record.get("bypass") or [])]
         configcheck.check_bypass(cfg, bypass=new_bypass, loaded=lambda: _loaded_files(cfg))
         live = _live(cfg)
-        changed, skipped = lb_record.plan_start(record, live, backends)
+        # Path-scoped: no server moves.
+        changed, skipped = lb_record.plan_start(record, live, [] if paths else backends)
+        state = lb_record.start_state(
+            record, backends=backends, paths=paths, changed=changed, test=test
+        )
         if test:
-            state = "would change" if changed else "already in maintenance"
             return lb_record.outcome(
                 record, began=began, state=state, changed=changed, skipped=skipped, test=True
             )
         sorry_state = _ensure_sorry_server(cfg) if ensure_sorry else "not checked"
-        was_active = record.get("active")
-        record.update(
-            active=True,
-            backends=sorted(set(record["backends"] if was_active else []) | set(backends)),
-            mode=mode,
-            reason=reason,
-            eta=eta,
-            eta_at=eta_at,
-            bypass=bypass,
-            stamp=str(stamp) if stamp else record.get("stamp"),
-            updated=time.time(),
+        fields = {"mode": mode, "reason": reason, "eta": eta, "eta_at": eta_at, "bypass": bypass}
+        lb_record.record_start(
+            record, backends=backends, paths=paths, fields=fields, changed=changed, stamp=stamp
         )
-        for backend, servers in changed.items():
-            record["changed"][backend] = sorted(
-                set(record["changed"].get(backend, [])) | set(servers)
-            )
         # Recorded before HAProxy is touched: whatever happens next, this is what a reload,
         # a restart or a returning minion will re-apply, and what stop will restore.
         lb_record.write(cfg, record)
@@ -363,7 +369,6 @@ def start(
         visitor = _apply_visitor(cfg, record)
         drain, closed = _apply_start(cfg, changed, mode, drain_timeout)
         _save_state_file(cfg)
-    state = "changed" if changed else "already in maintenance"
     result = lb_record.outcome(
         record, began=began, state=state, changed=changed, skipped=skipped, sorry=sorry_state
     )
@@ -425,7 +430,7 @@ def stop(backends=None, stamp=None, test=False, not_up_wait=None):
                     lb_record.write(cfg, record)
                 result["visitor"] = _clear_stale_visitor(cfg, record)
             return result
-        ending = list(record["backends"]) if backends is None else backends
+        ending = lb_record.in_maintenance(record) if backends is None else backends
         live = _live(cfg)
         restored = {}
         for backend in ending:
@@ -443,15 +448,7 @@ def stop(backends=None, stamp=None, test=False, not_up_wait=None):
             __salt__["haproxy_runtime.set_states"](
                 lb_record.changes(restored, "ready"), socket=_socket(cfg)
             )
-        for backend in ending:
-            record["changed"].pop(backend, None)
-        record["backends"] = [name for name in record["backends"] if name not in ending]
-        record["active"] = bool(record["backends"])
-        if not record["active"]:
-            record.update(reason="", eta="", eta_at="", mode="", bypass=[])
-        if stamp:
-            record["stamp"] = str(stamp)
-        record["updated"] = time.time()
+        lb_record.record_stop(record, ending=ending, stamp=stamp)
         lb_record.write(cfg, record)
         lb_record.write_page_status(cfg, record)
         # After the servers are READY again, so no request finds neither page nor app.
@@ -508,7 +505,11 @@ def reapply():
     maintained = set(discovery.maintained_backends(cfg, server_status=lambda: _live(cfg)))
     backends = [name for name in record["backends"] if name in maintained]
     if not backends:
-        return {"state": "no recorded backend is declared any more", "changed": {}, "active": True}
+        # Path-scoped maintenance only (or nothing declared any more): no server to move.
+        with lb_record.locked(cfg):
+            visitor = _apply_visitor(cfg, lb_record.read(cfg))
+        state = "applied" if record.get("paths") else "no recorded backend is declared any more"
+        return {"state": state, "changed": {}, "active": True, "visitor": visitor}
     return start(
         backends=backends,
         mode="maint",

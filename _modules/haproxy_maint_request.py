@@ -36,7 +36,7 @@ def request(action, env=None, wait=REQUEST_WAIT, **fields):
 
     fields
         The request's other fields: ``backends``, ``mode``, ``drain_timeout``, ``reason``,
-        ``eta``, ``eta_at``, ``bypass``, ``at``, ``duration``, ``test`` (see the event
+        ``eta``, ``eta_at``, ``bypass``, ``paths``, ``at``, ``duration``, ``test`` (see the event
         reference).
 
     CLI Example:

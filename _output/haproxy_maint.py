@@ -30,6 +30,8 @@ def _env_line(env, desired):
         line += f", until {desired['eta_at']}"
     if desired.get("bypass"):
         line += f", bypass {', '.join(desired['bypass'])}"
+    for backend, prefixes in sorted((desired.get("paths") or {}).items()):
+        line += f", {backend} paths {', '.join(prefixes)}"
     window = desired.get("window") or {}
     if window.get("start_at"):
         line += f"; window pending from {window['start_at']}"
@@ -54,9 +56,12 @@ def _rows(env, data):
             rows.append(f"  {lb}: {out.get('outcome')}{why}")
             continue
         flag = "MAINT" if out.get("maintenance") else "live"
-        rows.append(
+        line = (
             f"  {lb} [{flag}] sorry server {out.get('sorry_server')}, haproxy {out.get('haproxy')}"
         )
+        for backend, prefixes in sorted((out.get("paths_in_maintenance") or {}).items()):
+            line += f"; {backend} paths {', '.join(prefixes)}"
+        rows.append(line)
         for backend, servers in sorted((out.get("backends") or {}).items()):
             if "error" in servers:
                 rows.append(f"  {lb}: {backend}: {servers['error']}")

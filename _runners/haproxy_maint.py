@@ -122,6 +122,7 @@ def start(
     eta=None,
     eta_at=None,
     bypass=None,
+    paths=None,
     at=None,
     duration=None,
     test=False,
@@ -152,6 +153,10 @@ def start(
     bypass
         CIDRs that still reach the app.
 
+    paths
+        Path prefixes (``/checkout``): only the requests of ``backends`` under them get the
+        page; the servers stay READY.
+
     at
         Start later, ISO 8601 with a zone (a pending window; ``cancel`` drops it).
 
@@ -170,9 +175,10 @@ def start(
         salt-run haproxy_maint.start prod reason="Database upgrade" eta='"22:00 UTC"'
         salt-run haproxy_maint.start prod test=True
         salt-run haproxy_maint.start prod at=2026-11-28T02:00:00Z duration=2h
+        salt-run haproxy_maint.start prod backends='[shop]' paths='[/checkout/]'
     """
     fields = {"env": env, "backends": backends, "mode": mode, "drain_timeout": drain_timeout}
-    fields.update(reason=reason, eta=eta, eta_at=eta_at, bypass=bypass, at=at)
+    fields.update(reason=reason, eta=eta, eta_at=eta_at, bypass=bypass, paths=paths, at=at)
     fields.update(duration=duration, test=test or None)
     return _master().operator(names.START_TAG, fields)
 

@@ -166,6 +166,7 @@ class SandboxLB:
                 "visitor": {
                     "poll_interval": 2,
                     "map_file": f"{d}/visitor/maintenance.map",
+                    "paths_map_file": f"{d}/visitor/paths.map",
                     "bypass_file": f"{d}/visitor/bypass.acl",
                     "bypass": {"secret": BYPASS_SECRET, "secret_file": f"{d}/visitor/secret.acl"},
                 },

@@ -3,14 +3,17 @@ The desired state of an environment and its scheduled window, as plain data.
 
 A record (what :py:class:`saltext_haproxy_maint.register.Register` stores) is::
 
-    {"active": True, "backends": None or [names], "stamp": "...", "by": sender,
+    {"active": True, "backends": None or [names], "paths": {backend: [prefixes]},
+     "stamp": "...", "by": sender,
      "mode": "maint", "reason": "", "eta": "", "eta_at": "", "bypass": [],
      "window": {"start_at": ISO or "", "end_at": ISO or "", "params": {...}, "by": sender}}
 
 A window that could not start or end when it came due is dropped and leaves
 ``"window_failed": {"start_at", "end_at", "why", "dropped_at"}`` until the next request.
 
-``backends: None`` means every maintained backend. A pending window (``start_at`` set)
+``backends`` are in maintenance as a whole, ``None`` meaning every maintained backend;
+``paths`` holds the backends in path-scoped maintenance (a backend in both is in maintenance
+as a whole, as on the LBs). A pending window (``start_at`` set)
 outlives any start or stop: only ``cancel`` drops it. A running window (only ``end_at``)
 ends with the maintenance it belongs to.
 """
@@ -89,16 +92,26 @@ def next_desired(current, req, all_backends):
 
     all_backends
         A function that returns every maintained backend of the environment's LBs (called
-        only when a stop of some backends ends a maintenance of all).
+        only when a stop of some backends ends a maintenance of all, or a path-scoped start
+        names no backend).
     """
     params = req.params
     backends = params.get("backends")
+    active = current.get("active")
+    scoped = dict(current.get("paths") or {}) if active else {}
     if req.action == "start":
-        if current.get("active") and backends is not None:
+        if params.get("paths"):
+            # Path-scoped: named per backend, so that a later start or stop of some
+            # backends leaves the others' scope as it was.
+            for name in backends if backends is not None else sorted(all_backends()):
+                scoped[name] = sorted(set(scoped.get(name, [])) | set(params["paths"]))
+            backends = current.get("backends", []) if active else []
+        elif active and backends is not None:
             backends = None if current.get("backends") is None else current["backends"] + backends
         desired = {
             "active": True,
             "backends": None if backends is None else sorted(set(backends)),
+            "paths": scoped,
             "stamp": req.stamp,
             "by": req.sender,
         }
@@ -109,25 +122,53 @@ def next_desired(current, req, all_backends):
             desired["window"] = window
         return desired
     remaining = []
-    if backends is not None and current.get("active"):
+    if backends is not None and active:
         before = current.get("backends")
         if before is None:
             before = sorted(all_backends())
         remaining = [name for name in before if name not in backends]
+    scoped = {
+        name: prefixes
+        for name, prefixes in scoped.items()
+        if backends is not None and name not in backends
+    }
     wanted = {
-        "active": bool(remaining),
+        "active": bool(remaining or scoped),
         "backends": remaining,
+        "paths": scoped,
         "stamp": req.stamp,
         "by": req.sender,
     }
-    if remaining:
+    if wanted["active"]:
         for key in RECORDED_FIELDS:
             if current.get(key):
                 wanted[key] = current[key]
-    window = kept_window(current, ending=not remaining)
+    window = kept_window(current, ending=not wanted["active"])
     if window:
         wanted["window"] = window
     return wanted
+
+
+def catch_up_starts(wanted):
+    """
+    The starts that bring a returning LB to ``wanted`` (an active record), always with
+    ``mode: maint``: one for the backends in maintenance as a whole (if any), one per set of
+    path prefixes for the path-scoped backends.
+
+    wanted
+        The environment's record.
+    """
+    fields = {key: wanted.get(key) or copy.copy(absent) for key, absent in RECORDED_FIELDS.items()}
+    fields["mode"] = "maint"
+    starts = []
+    if wanted.get("backends") is None or wanted["backends"]:
+        starts.append({**fields, "backends": wanted.get("backends")})
+    by_prefixes = {}
+    for name, prefixes in sorted((wanted.get("paths") or {}).items()):
+        by_prefixes.setdefault(tuple(prefixes), []).append(name)
+    for prefixes, names in by_prefixes.items():
+        starts.append({**fields, "backends": names, "paths": list(prefixes)})
+    return starts
 
 
 def plan_window(params, now):

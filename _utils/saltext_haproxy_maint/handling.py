@@ -8,7 +8,6 @@ the master (:py:meth:`Master.operator`) and a returning LB (:py:meth:`Master.cat
 end in :py:meth:`Master.run`.
 """
 
-import copy
 import logging
 import time
 
@@ -317,20 +316,25 @@ class Master:
             self.config.environment(env)
             wanted = self.register.read(env)
             if wanted.get("active"):
-                params = {
-                    key: wanted.get(key) or copy.copy(absent)
-                    for key, absent in request.RECORDED_FIELDS.items()
-                }
-                params.update(backends=wanted.get("backends"), mode="maint")
-                action = "start"
+                requests = [("start", params) for params in desired.catch_up_starts(wanted)]
             else:
-                params, action = {"backends": None}, "stop"
-            req = desired.Request(action, env, params, f"catch-up:{minion_id}", wanted.get("stamp"))
-            result = self.run(req, lbs=[minion_id], record=False)
+                requests = [("stop", {"backends": None})]
+            results = [
+                self.run(
+                    desired.Request(
+                        action, env, params, f"catch-up:{minion_id}", wanted.get("stamp")
+                    ),
+                    lbs=[minion_id],
+                    record=False,
+                )
+                for action, params in requests
+            ]
         except Rejected as err:
             return self.rejected(f"catch-up {minion_id}", "master", str(err), {"env": env})
-        self.fire(names.RESULT_TAG, result)
-        return result
+        for result in results:
+            self.fire(names.RESULT_TAG, result)
+        # Whole and path-scoped backends take a start each: the first that did not go well.
+        return next((result for result in results if not result.get("result")), results[-1])
 
     def status(self, env=None):
         """

@@ -14,13 +14,14 @@ import re
 
 from salt.exceptions import SaltInvocationError
 
-from saltext_haproxy_maint import names, request, schema
+from saltext_haproxy_maint import backends, frontends, names, request, schema
 
 ROOT = names.CONFIG_KEY
 HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 # What may follow a name on an haproxy.cfg line: words of safe characters, no newline.
 OPTION_RE = re.compile(r"^[A-Za-z0-9_.:/@,=+-]+( [A-Za-z0-9_.:/@,=+-]+)*$")
 SIZE_RE = re.compile(r"^[0-9]+(KB|MB|GB)?$")
+STICK_SIZE_RE = re.compile(r"^[0-9]+[kmg]?$")
 MODE_RE = re.compile(r"^0?[0-7]{3}$")
 SALT_URL_RE = re.compile(r"^(salt|https?|file)://\S+$")
 MANAGERS = ("system", "supervisord")
@@ -43,14 +44,42 @@ def _poll_interval(path, value):
 
 
 _BIND = schema.mapping(dict.fromkeys(BINDS, schema.bind))
-_BACKEND = schema.mapping(
+_BACKEND_DEFAULTS = schema.mapping(
     {
-        "servers": schema.mapping_of(schema.server, allow_empty=False),
         "sorry": schema.boolean,
-        "balance": schema.name,
+        "balance": schema.text,
         "bind": _BIND,
+        "check": schema.any_mapping,
+        "persistence": schema.any_mapping,
+        "timeouts": schema.any_mapping,
+        "raw": schema.config_lines,
     }
 )
+_FRONTEND_DEFAULTS = schema.mapping(
+    {
+        "bind": _BIND,
+        "routes": schema.list_of(schema.any_mapping),
+        "default_backend": schema.text,
+        "redirect_https": schema.one_of(frontends.REDIRECT_CODES),
+        "raw": schema.config_lines,
+    }
+)
+
+
+def _certificates(path, value):
+    """More certificates for the https binds, chosen by SNI: ``{name: {pem}}`` or
+    ``{name: {pem_source}}``."""
+    for name, certificate in schema.mapping_of(schema.any_mapping)(path, value).items():
+        key = f"{path}:{name}"
+        if len(certificate) != 1 or next(iter(certificate)) not in ("pem", "pem_source"):
+            schema.fail(key, "expected {pem: PEM text} or {pem_source: URL}")
+        if "pem" in certificate:
+            if not schema.pem(f"{key}:pem", certificate["pem"]):
+                schema.fail(f"{key}:pem", "must not be empty")
+        elif not schema.source(f"{key}:pem_source", certificate["pem_source"]):
+            schema.fail(f"{key}:pem_source", "must not be empty")
+    return value
+
 
 # --- the visitor's side: bypass secret, cookie and header names ---------------------------
 
@@ -105,6 +134,7 @@ _VISITOR = schema.mapping(
             }
         ),
         "map_file": schema.abs_path,
+        "paths_map_file": schema.abs_path,
         "bypass_file": schema.abs_path,
         "bypass": schema.mapping(
             {
@@ -192,10 +222,20 @@ SCHEMA = schema.mapping(
                     }
                 ),
                 "server_options": schema.words,
-                "backend_defaults": schema.mapping(
-                    {"sorry": schema.boolean, "balance": schema.name, "bind": _BIND}
+                "raw": schema.mapping(
+                    {"global": schema.config_lines, "defaults": schema.config_lines}
                 ),
+                "stick_table": schema.mapping(
+                    {
+                        "size": schema.pattern(STICK_SIZE_RE, "a size such as 100k or 1m"),
+                        "expire": schema.duration,
+                    }
+                ),
+                "check_defaults": backends.CHECK,
+                "backend_defaults": _BACKEND_DEFAULTS,
                 "backends": schema.mapping_of(lambda path, value: value),
+                "frontend_defaults": _FRONTEND_DEFAULTS,
+                "frontends": schema.any_mapping,
             }
         ),
         "tls": schema.mapping(
@@ -203,6 +243,7 @@ SCHEMA = schema.mapping(
                 "pem": schema.pem,
                 "pem_source": schema.source,
                 "cert_file": schema.abs_path,
+                "certificates": _certificates,
                 "self_signed": schema.mapping(
                     {
                         "common_name": schema.name,
@@ -232,6 +273,7 @@ SCHEMA = schema.mapping(
                 "name": schema.proxy_name,
                 "host": schema.host,
                 "port": schema.port,
+                "check_backend": schema.proxy_name,
                 "maxconn": schema.count,
                 "maxqueue": schema.count,
                 "program": schema.name,
@@ -271,19 +313,6 @@ SCHEMA = schema.mapping(
 )
 
 
-def _merge_backend_defaults(haproxy):
-    """Every backend gets ``backend_defaults`` under its own keys (one level of bind)."""
-    defaults = haproxy["backend_defaults"]
-    backends = {}
-    for name, backend in haproxy["backends"].items():
-        if not isinstance(backend, dict):
-            schema.fail(f"{ROOT}:haproxy:backends:{name}", "expected a mapping")
-        merged = {**defaults, **backend}
-        merged["bind"] = {**defaults["bind"], **(backend.get("bind") or {})}
-        backends[name] = _BACKEND(f"{ROOT}:haproxy:backends:{name}", merged)
-    return backends
-
-
 def _binds_overlap(path, one, other):
     """Same port, and the same host (``localhost`` is 127.0.0.1) or a wildcard on either
     side."""
@@ -296,39 +325,57 @@ def _binds_overlap(path, one, other):
     )
 
 
+def _check_binds(path, binds, seen):
+    """No two frontends listen on overlapping addresses; ``seen`` holds (key, address)."""
+    for kind, address in binds.items():
+        if not address:
+            continue
+        key = f"{path}:bind:{kind}"
+        for other_key, other in seen:
+            if _binds_overlap(key, address, other):
+                schema.fail(key, f"{address} overlaps {other} of {other_key}")
+        seen.append((key, address))
+
+
 def _check_cross_keys(config):
-    """Rules between keys: unique binds (the sorry server's address among them), the sorry
-    server's name free in every backend."""
-    sorry = config["sorry_server"]
-    sorry_name = sorry["name"]
-    seen = [(f"{ROOT}:sorry_server", f"{sorry['host']}:{sorry['port']}")]
-    for name, backend in config["haproxy"]["backends"].items():
-        path = f"{ROOT}:haproxy:backends:{name}"
-        if backend["sorry"] and sorry_name in backend["servers"]:
-            schema.fail(f"{path}:servers:{sorry_name}", "is the sorry server's name")
-        if not any(backend["bind"].values()):
-            schema.fail(f"{path}:bind", "needs an http or https address")
-        for kind, address in backend["bind"].items():
-            if not address:
-                continue
-            key = f"{path}:bind:{kind}"
-            for other_key, other in seen:
-                if _binds_overlap(key, address, other):
-                    schema.fail(key, f"{address} overlaps {other} of {other_key}")
-            seen.append((key, address))
+    """Rules between keys: unique binds (the sorry server's address among them), every
+    backend reachable, the sorry server's names free (its server name in every backend, its
+    check backend among the backends)."""
     haproxy = config["haproxy"]
+    sorry = config["sorry_server"]
+    routed = frontends.routed_backends(haproxy["frontends"])
+    seen = [(f"{ROOT}:sorry_server", f"{sorry['host']}:{sorry['port']}")]
+    for name, backend in haproxy["backends"].items():
+        path = f"{ROOT}:haproxy:backends:{name}"
+        if backend["sorry"] and sorry["name"] in backend["servers"]:
+            schema.fail(f"{path}:servers:{sorry['name']}", "is the sorry server's name")
+        if name == sorry["check_backend"]:
+            schema.fail(path, "is the name of sorry_server:check_backend")
+        if name not in routed and not any(backend["bind"].values()):
+            schema.fail(f"{path}:bind", "needs an http or https address, or a frontend's route")
+        _check_binds(path, backend["bind"], seen)
+    for name, frontend in haproxy["frontends"].items():
+        path = f"{ROOT}:haproxy:frontends:{name}"
+        own = haproxy["backends"].get(name)
+        if own and any(own["bind"].values()):
+            schema.fail(path, f"is the name of backend {name}'s own frontend (it has a bind)")
+        _check_binds(path, frontend["bind"], seen)
     if haproxy["manage_config"] and haproxy["maintain"]:
         schema.fail(
             f"{ROOT}:haproxy:maintain", "is for manage_config: false; use backends:<name>:sorry"
         )
-    if not haproxy["manage_config"] and haproxy["backends"]:
+    if not haproxy["manage_config"] and (haproxy["backends"] or haproxy["frontends"]):
         schema.fail(
-            f"{ROOT}:haproxy:backends",
+            f"{ROOT}:haproxy:{'backends' if haproxy['backends'] else 'frontends'}",
             "renders haproxy.cfg; with manage_config: false use maintain",
         )
     tls = config["tls"]
     if tls["pem"] and tls["pem_source"]:
         schema.fail(f"{ROOT}:tls:pem", "set pem or pem_source, not both")
+    default_file = tls["cert_file"].rpartition("/")[2]
+    for name in tls["certificates"]:
+        if f"{name}.pem" == default_file:
+            schema.fail(f"{ROOT}:tls:certificates:{name}", f"would overwrite {tls['cert_file']}")
 
 
 def merge(base, override):
@@ -366,7 +413,11 @@ def validate(config):
         The map: ``defaults.yaml`` with ``pillar['haproxy_maint']`` merged over it.
     """
     result = SCHEMA(ROOT, config)
-    result["haproxy"]["backends"] = _merge_backend_defaults(result["haproxy"])
+    haproxy = result["haproxy"]
+    haproxy["frontends"] = frontends.validate(haproxy)
+    haproxy["backends"] = backends.validate(
+        haproxy, frontends.routed_backends(haproxy["frontends"])
+    )
     _check_cross_keys(result)
     _check_visitor(result)
     return result
@@ -406,8 +457,9 @@ def maintained_backends(config):
 
 def masked(config):
     """
-    ``config`` with its secrets masked: the TLS key (``tls:pem``) and the bypass secret
-    (``visitor:bypass:secret``), where set, read ``** masked **``.
+    ``config`` with its secrets masked: the TLS keys (``tls:pem`` and the ``pem`` of each
+    of ``tls:certificates``) and the bypass secret (``visitor:bypass:secret``), where set,
+    read ``** masked **``.
 
     config
         A configuration returned by :py:func:`lb_config`.
@@ -415,6 +467,10 @@ def masked(config):
     tls = dict(config["tls"])
     if tls.get("pem"):
         tls["pem"] = MASKED_VALUE
+    tls["certificates"] = {
+        name: {**certificate, "pem": MASKED_VALUE} if "pem" in certificate else certificate
+        for name, certificate in tls["certificates"].items()
+    }
     bypass = dict(config["visitor"]["bypass"])
     if bypass.get("secret"):
         bypass["secret"] = MASKED_VALUE

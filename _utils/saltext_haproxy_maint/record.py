@@ -6,9 +6,15 @@ the outcome a start or stop returns.
 A record is::
 
     {"active": bool, "backends": [names], "changed": {backend: [servers start moved]},
-     "mode", "reason", "eta", "eta_at", "bypass": [CIDRs], "stamp", "updated"}
+     "paths": {backend: [path prefixes]}, "mode", "reason", "eta", "eta_at",
+     "bypass": [CIDRs], "stamp", "updated"}
+
+``backends`` are in maintenance as a whole (their servers in MAINT); ``paths`` holds the
+backends in path-scoped maintenance (servers READY, only requests under a prefix get the
+page). A backend in both is in maintenance as a whole until a stop ends both.
 """
 
+import copy
 import os
 import time
 
@@ -17,6 +23,9 @@ from salt.exceptions import CommandExecutionError
 from saltext_haproxy_maint import discovery, files, timefmt
 
 PAGE_STATUS_FILE = "maintenance.json"
+# The page's assets and status document (haproxy.cfg.jinja's ASSET_PREFIX): maintained with
+# the paths of a path-scoped maintenance, so that the page finds them.
+ASSET_PREFIX = "/.maintenance/"
 # What `show stat` says of a server that is up (with health checks, or without).
 UP_STATUSES = ("UP", "no check")
 # srv_admin_state bits (runtime.ADMIN_FLAGS). Only the forced ones are anybody's decision:
@@ -123,6 +132,138 @@ def visitor_entries(record):
     return dict.fromkeys(record["backends"], epoch), list(record.get("bypass") or [])
 
 
+def path_entries(record):
+    """
+    What HAProxy's paths map holds for the record: ``{"<backend><prefix>": ETA epoch seconds
+    as text}`` for every path-scoped backend's prefixes and its asset prefix; empty with
+    maintenance off.
+
+    record
+        The record.
+    """
+    if not record.get("active"):
+        return {}
+    epoch = str(timefmt.epoch(record.get("eta_at")))
+    return {
+        f"{backend}{prefix}": epoch
+        for backend, prefixes in (record.get("paths") or {}).items()
+        for prefix in [*prefixes, ASSET_PREFIX]
+    }
+
+
+def in_maintenance(record):
+    """
+    Every backend in maintenance, as a whole or path-scoped, sorted.
+
+    record
+        The record.
+    """
+    if not record.get("active"):
+        return []
+    return sorted(set(record["backends"]) | set(record.get("paths") or {}))
+
+
+def record_start(record, *, backends, paths, fields, changed, stamp):
+    """
+    Update ``record`` for a start: ``backends`` as a whole (no ``paths``) or path-scoped
+    under ``paths`` (a backend already in maintenance as a whole stays so); ``fields`` (mode,
+    reason, eta, eta_at, bypass) replace the recorded ones; ``changed`` joins the servers
+    earlier starts moved.
+
+    record
+        The record, changed in place.
+
+    backends, paths
+        The start's backends and path prefixes.
+
+    fields
+        ``{mode, reason, eta, eta_at, bypass}``.
+
+    changed
+        ``{backend: [servers]}`` the start moves.
+
+    stamp
+        The request's stamp, or None.
+    """
+    was_active = record.get("active")
+    whole = set(record["backends"] if was_active else [])
+    scoped = dict(record.get("paths") or {}) if was_active else {}
+    if paths:
+        for backend in backends:
+            if backend not in whole:
+                scoped[backend] = sorted(set(scoped.get(backend, [])) | set(paths))
+    else:
+        whole |= set(backends)
+    record.update(fields)
+    record.update(
+        active=True,
+        backends=sorted(whole),
+        paths=scoped,
+        stamp=str(stamp) if stamp else record.get("stamp"),
+        updated=time.time(),
+    )
+    for backend, servers in changed.items():
+        record["changed"][backend] = sorted(set(record["changed"].get(backend, [])) | set(servers))
+
+
+def _scope(record):
+    if not record.get("active"):
+        return [], {}
+    return sorted(record["backends"]), record.get("paths") or {}
+
+
+def start_state(record, *, backends, paths, changed, test):
+    """
+    The state a start reports: ``changed`` (``would change`` for a dry run) when it moves
+    servers or widens the maintenance (a backend or a path prefix more), else ``already in
+    maintenance``.
+
+    record
+        The record before the start.
+
+    backends, paths, changed
+        As for :py:func:`record_start`.
+
+    test
+        True for a dry run.
+    """
+    after = copy.deepcopy(record)
+    record_start(after, backends=backends, paths=paths, fields={}, changed=changed, stamp=None)
+    if not changed and _scope(after) == _scope(record):
+        return "already in maintenance"
+    return "would change" if test else "changed"
+
+
+def record_stop(record, *, ending, stamp):
+    """
+    Update ``record`` for a stop of the backends ``ending``: their maintenance ends, whole
+    and path-scoped; with none left, maintenance is off.
+
+    record
+        The record, changed in place.
+
+    ending
+        The backends whose maintenance ends.
+
+    stamp
+        The request's stamp, or None.
+    """
+    for backend in ending:
+        record["changed"].pop(backend, None)
+    record["backends"] = [name for name in record["backends"] if name not in ending]
+    record["paths"] = {
+        backend: prefixes
+        for backend, prefixes in (record.get("paths") or {}).items()
+        if backend not in ending
+    }
+    record["active"] = bool(record["backends"] or record["paths"])
+    if not record["active"]:
+        record.update(reason="", eta="", eta_at="", mode="", bypass=[])
+    if stamp:
+        record["stamp"] = str(stamp)
+    record["updated"] = time.time()
+
+
 def write_lines(path, lines):
     """
     Write ``lines`` to ``path``, one a line, atomically.
@@ -147,7 +288,8 @@ def has_stale_visitor(cfg, record):
     record
         The record.
     """
-    paths = (cfg["visitor"]["map_file"], cfg["visitor"]["bypass_file"])
+    visitor = cfg["visitor"]
+    paths = (visitor["map_file"], visitor["paths_map_file"], visitor["bypass_file"])
     return not record.get("active") and any(
         os.path.isfile(path) and os.path.getsize(path) for path in paths
     )
@@ -228,6 +370,7 @@ def outcome(
         "state": state,
         "active": bool(record.get("active")),
         "backends": list(record.get("backends", [])),
+        "paths": dict(record.get("paths") or {}),
         "changed": changed or {},
         "bypass": list(record.get("bypass") or []),
         "eta_at": record.get("eta_at") or "",
@@ -271,6 +414,7 @@ def status_report(cfg, record, *, sorry_up, live=None, unreachable=None):
         "env": cfg.get("env", ""),
         "maintenance": bool(record.get("active")),
         "backends_in_maintenance": record.get("backends", []),
+        "paths_in_maintenance": record.get("paths") or {},
         "reason": record.get("reason", ""),
         "eta": record.get("eta", ""),
         "eta_at": record.get("eta_at", ""),

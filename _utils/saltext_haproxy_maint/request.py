@@ -26,6 +26,7 @@ FIELDS = {
         "eta",
         "eta_at",
         "bypass",
+        "paths",
         "at",
         "duration",
         "test",
@@ -34,17 +35,32 @@ FIELDS = {
     names.CANCEL_TAG: ("env",),
 }
 MODES = ("maint", "drain")
-# The fields that the LB module's start and stop take (the master sends only these), and the
-# fields of a start that an environment's desired state keeps, with their value when absent
-# (a returning LB gets them back). A new field is added here, in FIELDS and in parse.
+# The fields that the LB module's start and stop take (the master sends only these): all but
+# the env (the master's to resolve) and the window (the master's to run). And the fields of a
+# start that an environment's desired state keeps, with their value when absent (a returning
+# LB gets them back; paths are kept per backend, by desired.next_desired). A new field is
+# added in FIELDS, parse and, if kept, RECORDED_FIELDS.
 LB_FIELDS = {
-    "start": ("backends", "test", "mode", "drain_timeout", "reason", "eta", "eta_at", "bypass"),
-    "stop": ("backends", "test"),
+    "start": tuple(key for key in FIELDS[names.START_TAG] if key not in ("env", "at", "duration")),
+    "stop": tuple(key for key in FIELDS[names.STOP_TAG] if key != "env"),
 }
-RECORDED_FIELDS = {"mode": "maint", "reason": "", "eta": "", "eta_at": "", "bypass": []}
+RECORDED_FIELDS = {
+    "mode": "maint",
+    "reason": "",
+    "eta": "",
+    "eta_at": "",
+    "bypass": [],
+}
 MAX_BACKENDS = 200
 MAX_BYPASS = 50
 BYPASS_MAX_LENGTH = 50
+MAX_PATHS = 50
+# With the backend's name (up to 64) a key of HAProxy's paths map: at most 255 characters.
+PATH_MAX_LENGTH = 190
+# A path prefix as it goes into HAProxy's map (the runtime API's map key rule,
+# runtime.check_pattern_value): no space, control character, quote, "#", "?", "%" or ";"
+# (which separates runtime commands).
+PATH_PATTERN = re.compile(r"/[A-Za-z0-9_.:/+=@-]*")
 # The widest bypass accepted per IP version: never everyone (0.0.0.0/0, ::/0) or half of it.
 BYPASS_MIN_PREFIX = {4: 8, 6: 16}
 REASON_MAX_LENGTH = 500
@@ -287,6 +303,40 @@ def check_bypass(value):
     return [str(network) for network in sorted(networks, key=lambda n: (n.version, n))]
 
 
+def check_paths(value):
+    """
+    Return the path prefixes of a path-scoped maintenance, without duplicates, in their
+    order (``[]`` for None: the whole backends): at most 50, each starting with ``/``, at
+    most 190 characters of letters, digits and ``_ . : / + = @ -``.
+
+    value
+        A list of path prefixes.
+    """
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise SaltInvocationError(
+            f"paths must be a list of path prefixes, not {type(value).__name__}"
+        )
+    if len(value) > MAX_PATHS:
+        raise SaltInvocationError(f"paths lists more than {MAX_PATHS} prefixes")
+    prefixes = []
+    for item in value:
+        if not isinstance(item, str) or not 0 < len(item) <= PATH_MAX_LENGTH:
+            raise SaltInvocationError(
+                f"invalid path prefix {str(item)[:PATH_MAX_LENGTH]!r}: want text such as /checkout"
+                f" of at most {PATH_MAX_LENGTH} characters"
+            )
+        if not PATH_PATTERN.fullmatch(item):
+            raise SaltInvocationError(
+                f"invalid path prefix {item!r}: it starts with / and holds only letters, "
+                "digits and _ . : / + = @ -"
+            )
+        if item not in prefixes:
+            prefixes.append(item)
+    return prefixes
+
+
 def parse(tag, fields, default_env=None, now=None):
     """
     Check a request's fields and return ``(action, env, params)``; raise
@@ -294,7 +344,7 @@ def parse(tag, fields, default_env=None, now=None):
 
     ``params`` holds every field of the action, normalised: ``backends`` (None: all),
     ``test``; for a start also ``mode``, ``drain_timeout`` (None: the LB's default),
-    ``reason``, ``eta``, ``eta_at``, ``bypass``, ``at`` (ISO UTC or ""), ``duration``
+    ``reason``, ``eta``, ``eta_at``, ``bypass``, ``paths``, ``at`` (ISO UTC or ""), ``duration``
     (seconds or None). That the env exists, who sent it and which backends it declares
     are the caller's to check.
 
@@ -340,6 +390,7 @@ def parse(tag, fields, default_env=None, now=None):
     params["eta"] = check_eta(fields.get("eta"))
     params["eta_at"] = check_eta_at(fields.get("eta_at"))
     params["bypass"] = check_bypass(fields.get("bypass"))
+    params["paths"] = check_paths(fields.get("paths"))
     params["at"] = ""
     if fields.get("at") is not None:
         now = now or timefmt.now()

@@ -3,7 +3,8 @@ The building blocks of a pillar schema: checks of one value (``check(path, value
 the value or raises ``SaltInvocationError`` saying ``pillar key <path>: <problem>``) and the
 combinators that build a mapping's check from its keys' (:py:func:`mapping`,
 :py:func:`mapping_of`, :py:func:`list_of`). :py:mod:`saltext_haproxy_maint.lbconfig` builds
-the LB's configuration from them.
+the LB's configuration from them, with :py:mod:`saltext_haproxy_maint.backends` and
+:py:mod:`saltext_haproxy_maint.frontends` (a site's backends and routes).
 """
 
 import ipaddress
@@ -115,7 +116,7 @@ def pattern(regex, what):
 def one_of(choices):
     def check(path, value):
         if value not in choices:
-            fail(path, f"{value!r} is not one of {', '.join(choices)}")
+            fail(path, f"{value!r} is not one of {', '.join(str(c) for c in choices)}")
         return value
 
     return check
@@ -261,3 +262,45 @@ def duration(path, value):
     if not timefmt.is_haproxy_duration(value):
         fail(path, f"{value!r} is not a duration such as 500ms, 10s or 1m")
     return value
+
+
+def any_mapping(path, value):
+    """Any mapping (its keys are checked by the caller)."""
+    if not isinstance(value, dict):
+        fail(path, f"expected a mapping, got {type(value).__name__}")
+    return value
+
+
+# Words that open a section of haproxy.cfg: a raw line must not start one.
+SECTION_KEYWORDS = (
+    "backend",
+    "cache",
+    "crt-store",
+    "defaults",
+    "frontend",
+    "global",
+    "http-errors",
+    "listen",
+    "log-forward",
+    "mailers",
+    "peers",
+    "program",
+    "resolvers",
+    "ring",
+    "userlist",
+)
+CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def config_line(path, value):
+    """One raw haproxy.cfg line (the escape hatch): a single line that opens no section.
+    What it says is HAProxy's to check (``haproxy -c`` before the config is replaced)."""
+    if CONTROL_RE.search(text(path, value)):
+        fail(path, f"{value!r} holds a control character")
+    first = value.split()[0].lower() if value.split() else ""
+    if first in SECTION_KEYWORDS:
+        fail(path, f"{value!r} opens a section ({first}); a raw line goes inside its own")
+    return value
+
+
+config_lines = list_of(config_line)

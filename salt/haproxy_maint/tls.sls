@@ -52,3 +52,19 @@ haproxy-tls-pem:
     - require:
       - x509: haproxy-tls-key
 {%- endif %}
+{#- More certificates for the https binds (tls:certificates), chosen by SNI: beside cert_file. #}
+{%- for name, certificate in tls.certificates | dictsort %}
+
+haproxy-tls-certificate-{{ name }}:
+  file.managed:
+    - name: {{ salt["file.dirname"](tls.cert_file) }}/{{ name }}.pem
+    {%- if "pem" in certificate %}
+    - contents: {{ certificate.pem | json }}
+    {%- else %}
+    - source: {{ certificate.pem_source }}
+    {%- endif %}
+    - mode: "0600"
+    - show_changes: False
+    - require:
+      - file: haproxy-tls-dir
+{%- endfor %}

@@ -11,7 +11,7 @@ haproxy-visitor-dirs:
       - {{ haproxy.errors_dir }}
       {#- The visitor's files (one folder by default): each folder once. #}
       {%- set visitor_dirs = [] %}
-      {%- for path in [visitor.map_file, visitor.bypass_file, visitor.bypass.secret_file] %}
+      {%- for path in [visitor.map_file, visitor.paths_map_file, visitor.bypass_file, visitor.bypass.secret_file] %}
       {%- do visitor_dirs.append(salt["file.dirname"](path)) %}
       {%- endfor %}
       {%- for path in visitor_dirs | unique %}
@@ -37,6 +37,7 @@ haproxy-visitor-files:
   file.managed:
     - names:
       - {{ visitor.map_file }}
+      - {{ visitor.paths_map_file }}
       - {{ visitor.bypass_file }}
     - replace: False
     - mode: "0644"

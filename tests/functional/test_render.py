@@ -27,6 +27,7 @@ def sandbox_pillar(tmp_path):
             "tls": {"pem_source": "", "cert_file": str(tmp_path / "certs/site.pem")},
             "visitor": {
                 "map_file": str(tmp_path / "visitor/maintenance.map"),
+                "paths_map_file": str(tmp_path / "visitor/paths.map"),
                 "bypass_file": str(tmp_path / "visitor/bypass.acl"),
                 "bypass": {"secret_file": str(tmp_path / "visitor/bypass-secret.acl")},
             },
@@ -64,8 +65,12 @@ def test_rendered_config_passes_haproxy_check(rendered, env):
     tmp_path, code, result = rendered[env]
     assert code == 0, result
     config = tmp_path / "etc/haproxy.cfg"
+    # The state file as the states dump it before a reload (its absence is a warning).
+    (tmp_path / "state/server-state").write_text("1\n")
     check = subprocess.run([HAPROXY, "-c", "-f", str(config)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
+    # No warning either (one was: an http-request rule placed after a use-server rule).
+    assert "WARNING" not in check.stdout + check.stderr, check.stdout + check.stderr
     text = config.read_text()
     assert "load-server-state-from-file global" in text
     assert f"server-state-file {tmp_path}/state/server-state" in text
@@ -115,6 +120,21 @@ def test_prod_has_reference_default_server(rendered):
     assert "server web1 10.0.10.11:8080 check observe layer7" in text
 
 
+def test_prod_is_one_frontend_routing_by_host_and_path(rendered):
+    text = (rendered["prod"][0] / "etc/haproxy.cfg").read_text()
+    assert text.count("\nfrontend ") == 1 and "\nfrontend www\n" in text
+    assert "  http-request redirect scheme https code 301 unless { ssl_fc }\n" in text
+    assert "use_backend api if { req.hdr(host),field(1,:),lower -m str api.example.com }" in text
+    assert (
+        "use_backend static if { req.hdr(host),field(1,:),lower -m str www.example.com } "
+        "{ path_beg /static/ }"
+    ) in text
+    assert "  default_backend shop\n" in text
+    assert "  http-check send meth GET uri /health hdr Host www.example.com\n" in text
+    assert "server web1 10.0.10.11:8080 check observe layer7 cookie web1\n" in text
+    assert "  cookie SHOPSRV insert indirect nocache\n" in text
+
+
 def test_dev_has_short_checks_and_loopback_binds(rendered):
     text = (rendered["dev"][0] / "etc/haproxy.cfg").read_text()
     assert "default-server inter 1s downinter 1s rise 1 fall 1 " in text
@@ -153,6 +173,28 @@ def test_config_haproxy_rejects_never_replaces_old(rendered):
     assert state["result"] is False
     # HAProxy's own words, not only Salt's "check_cmd execution failed".
     assert "[ALERT]" in state["comment"] and "no-such-keyword" in state["comment"]
+    assert config.read_bytes() == before
+
+
+def test_raw_line_haproxy_rejects_shows_its_message_and_keeps_old(rendered):
+    """A raw line passes the render-time check (one line, no section) but not haproxy -c."""
+    tmp_path = rendered["dev"][0]
+    config = tmp_path / "etc/haproxy.cfg"
+    before = config.read_bytes()
+    pillar = with_override(
+        sandbox_pillar(tmp_path),
+        backends={
+            "app": {
+                "servers": {"app1": "127.0.0.1:8001"},
+                "bind": {"http": "127.0.0.1:18080", "https": ""},
+                "raw": ["option no-such-option"],
+            }
+        },
+    )
+    code, result = apply_config(tmp_path, "dev", pillar)
+    assert code != 0
+    comment = result["file_|-haproxy-config_|-" + str(config) + "_|-managed"]["comment"]
+    assert "unknown option 'no-such-option'" in comment, comment
     assert config.read_bytes() == before
 
 
@@ -210,6 +252,28 @@ def test_backend_defaults_mean_the_same_to_the_state_tree_and_the_modules(tmp_pa
         config_dir, f"--pillar-root={root}", "haproxy_maint.maintained_backends"
     )
     assert code == 0 and backends == ["shop"], backends
+
+
+@pytest.mark.parametrize(
+    ("frontend", "key"),
+    [
+        ({"routes": [{"backend": "app", "hots": "a.test"}]}, "frontends:www:routes:0:hots"),
+        ({"default_backend": "app", "raw": ["backend evil"]}, "frontends:www:raw:0"),
+    ],
+)
+def test_bad_frontend_names_key_and_keeps_old_config(rendered, frontend, key):
+    tmp_path = rendered["dev"][0]
+    config = tmp_path / "etc/haproxy.cfg"
+    before = config.read_bytes()
+    pillar = with_override(
+        sandbox_pillar(tmp_path),
+        frontends={"www": {"bind": {"http": "127.0.0.1:18080"}, **frontend}},
+        backends={"app": {"servers": {"app1": "127.0.0.1:8001"}}},
+    )
+    code, result = apply_config(tmp_path, "dev", pillar)
+    assert code != 0
+    assert f"haproxy_maint:haproxy:{key}" in str(result)
+    assert config.read_bytes() == before
 
 
 @pytest.mark.parametrize(("limit", "refused"), [(1048576, False), (2000, True)])

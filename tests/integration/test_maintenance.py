@@ -7,7 +7,7 @@ import time
 import pytest
 
 from harness.haproxy import runtime_command, wait_for
-from harness.sandbox import http_get, serves_app, serves_page
+from harness.sandbox import http_get, is_page, serves_app, serves_page
 from harness.tunnel import Tunnel
 
 ANSWER_TIMEOUT = 60
@@ -70,6 +70,35 @@ def test_start_and_stop_switch_every_lb(clean_cluster, ops_minion, event_listene
             wait_for(lambda s=sandbox, b=backend: serves_app(s, b), 10, "the app back")
     for states in admin_states(clean_cluster).values():
         assert states["app/app1"] == 0 and states["api/api1"] == 0
+
+
+def test_path_scoped_start_on_every_lb_from_one_event(
+    clean_cluster, ops_minion, event_listener, master
+):
+    before = admin_states(clean_cluster)
+    start = {"env": "test", "backends": ["app"], "paths": ["/checkout"]}
+    tag, result = send(ops_minion, "maint/start", start, event_listener, master)
+    assert tag == "maint/result" and result["result"] is True, result
+    assert set(result["lbs"]) == set(clean_cluster)
+    for lb_id, sandbox in clean_cluster.items():
+        outcome = result["lbs"][lb_id]
+        assert outcome["paths"] == {"app": ["/checkout"]} and outcome["changed"] == {}
+        assert serves_page_at(sandbox, "app", "/checkout/cart?id=1")
+        assert serves_app(sandbox, "app") and serves_app(sandbox, "api")
+    # No server moved: the servers serve the other paths.
+    assert admin_states(clean_cluster) == before
+
+    tag, result = send(ops_minion, "maint/stop", {"env": "test"}, event_listener, master)
+    assert tag == "maint/result" and result["result"] is True
+    for lb_id, sandbox in clean_cluster.items():
+        assert result["lbs"][lb_id]["paths"] == {}
+        status, body = http_get(sandbox.url("app", "/checkout/cart?id=1"))
+        assert status == 200 and body.startswith("APP "), (lb_id, status, body)
+
+
+def serves_page_at(sandbox, backend, path):
+    status, body = http_get(sandbox.url(backend, path))
+    return is_page(status, body)
 
 
 def test_replayed_start_is_a_no_op(clean_cluster, ops_minion, event_listener, master):

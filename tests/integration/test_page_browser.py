@@ -259,13 +259,19 @@ def test_deep_link_shows_the_page_then_the_app_again(browser, dev_app):
     finally:
         make_maint("stop")
 
-    def back_at_the_deep_link():
-        try:
-            href = evaluate(browser, session, "location.href")
-            text = evaluate(browser, session, "document.body ? document.body.innerText : ''")
-        except RuntimeError:
-            return False  # between two documents: no context to evaluate in
-        return href == DEEP_LINK and (text or "").startswith("APP ")
-
     # No user action: the open page notices the end of maintenance and reloads its URL.
-    wait_for(back_at_the_deep_link, BACK_TIMEOUT, "the tab to show the app at the deep link")
+    wait_for(
+        lambda: shows_app_at(browser, session, DEEP_LINK),
+        BACK_TIMEOUT,
+        "the tab to show the app at the deep link",
+    )
+
+
+def shows_app_at(browser, session, url):
+    """True when the tab of ``session`` is at ``url`` and shows the app (``APP <name>``)."""
+    try:
+        href = evaluate(browser, session, "location.href")
+        text = evaluate(browser, session, "document.body ? document.body.innerText : ''")
+    except RuntimeError:
+        return False  # between two documents: no context to evaluate in
+    return href == url and (text or "").startswith("APP ")

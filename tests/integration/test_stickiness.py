@@ -87,6 +87,30 @@ def test_lb_down_during_start_catches_up(
     wait_for(lambda: in_maintenance(clean_cluster["lb2"]), SWITCH_TIMEOUT, "lb2 catching up")
 
 
+def test_lb_down_during_a_path_scoped_start_catches_up_both_scopes(
+    clean_cluster, ops_minion, event_listener, master, lb_minions
+):
+    send(ops_minion, "maint/start", {"env": "test", "backends": ["api"]}, event_listener, master)
+    lb2, sandbox = lb_minions["lb2"], clean_cluster["lb2"]
+    checkout = sandbox.url("app", "/checkout/cart")
+    lb2.terminate()
+    try:
+        start = {"env": "test", "backends": ["app"], "paths": ["/checkout"]}
+        _tag, result = send(ops_minion, "maint/start", start, event_listener, master)
+        assert result["lbs"]["lb1"]["paths"] == {"app": ["/checkout"]}
+        assert result["lbs"]["lb2"]["outcome"] == "did not answer"
+        assert not is_page(*http_get(checkout)), "its minion was down: unchanged"
+    finally:
+        lb2.start(start_timeout=120)
+
+    def caught_up():
+        return is_page(*http_get(checkout)) and serves_page(sandbox, "api")
+
+    # The catch-up: api as a whole (as before), app for its paths only.
+    wait_for(caught_up, SWITCH_TIMEOUT + 60, "lb2 catching up with both scopes")
+    assert serves_app(sandbox, "app")
+
+
 def test_lb_down_during_stop_catches_up(
     clean_cluster, ops_minion, event_listener, master, lb_minions
 ):

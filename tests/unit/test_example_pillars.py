@@ -40,7 +40,7 @@ def render(path):
     return merge(pillar, data, merge_lists=False)
 
 
-def _collides(contract, bind, sorry):
+def _collides(bind, sorry):
     """A bind takes the sorry server's address: same port, same host or a wildcard."""
     host, port = schema.split_hostport("bind", bind)
     return port == sorry["port"] and host in ("", "*", "0.0.0.0", "[::]", sorry["host"])
@@ -50,12 +50,13 @@ def _collides(contract, bind, sorry):
 def test_example_pillar_passes_the_contract(path, contract, defaults):
     config = contract.lb_config(defaults, render(path).get("haproxy_maint"))
     sorry = config["sorry_server"]
-    for name, backend in config["haproxy"]["backends"].items():
-        for kind, bind in backend["bind"].items():
-            assert not (bind and _collides(contract, bind, sorry)), (
-                f"{path.name}: haproxy:backends:{name}:bind:{kind} {bind} takes the sorry "
-                f"server's {sorry['host']}:{sorry['port']}"
-            )
+    for section in ("backends", "frontends"):
+        for name, proxy in config["haproxy"][section].items():
+            for kind, bind in proxy["bind"].items():
+                assert not (bind and _collides(bind, sorry)), (
+                    f"{path.name}: haproxy:{section}:{name}:bind:{kind} {bind} takes the "
+                    f"sorry server's {sorry['host']}:{sorry['port']}"
+                )
 
 
 def test_every_environment_example_is_in_the_top_file():

@@ -33,6 +33,7 @@ def lb(minion_opts, haproxy, tmp_path):
             "maintenance": {"state_file": str(record)},
             "visitor": {
                 "map_file": str(tmp_path / "visitor/maintenance.map"),
+                "paths_map_file": str(tmp_path / "visitor/paths.map"),
                 "bypass_file": str(tmp_path / "visitor/bypass.acl"),
             },
         },

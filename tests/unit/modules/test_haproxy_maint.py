@@ -119,6 +119,7 @@ def pillar(tmp_path):
         "maintenance": {"state_file": str(tmp_path / "desired.json"), "not_up_wait": 0},
         "visitor": {
             "map_file": str(tmp_path / "visitor/maintenance.map"),
+            "paths_map_file": str(tmp_path / "visitor/paths.map"),
             "bypass_file": str(tmp_path / "visitor/bypass.acl"),
             "bypass": {"secret": SECRET},
         },
@@ -147,6 +148,7 @@ def loader(monkeypatch, tmp_path, runtime, pillar):
     }
     runtime.patterns = {
         pillar["visitor"]["map_file"]: {},
+        pillar["visitor"]["paths_map_file"]: {},
         pillar["visitor"]["bypass_file"]: [],
     }
     monkeypatch.setattr(maint, "__salt__", salt, raising=False)
@@ -278,6 +280,11 @@ def test_reapply_without_maintenance_touches_nothing(runtime):
         {"eta_at": "2026-11-26T22:00:00"},
         {"eta_at": "tomorrow"},
         {"eta_at": 1764194400},
+        {"paths": "/checkout"},
+        {"paths": ["checkout"]},
+        {"paths": ["/a b"]},
+        {"paths": ["/a;clear map x"]},
+        {"paths": [f"/p{index}" for index in range(51)]},
     ],
 )
 def test_bad_input_changes_nothing(runtime, loader, kwargs):
@@ -514,3 +521,62 @@ def test_own_config_without_any_sorry_backup_refuses_a_start(own_config, loader)
         maint.start()
     assert "`server localhost 127.0.0.1:8080 maxconn 500 backup`" in str(err.value)
     assert own_config.calls == [] and not (loader / "desired.json").exists()
+
+
+# --- path-scoped maintenance (issue 17) --------------------------------------------------------
+
+
+def test_path_scoped_start_moves_no_server_and_fills_the_paths_map(runtime, loader):
+    result = maint.start(backends=["app"], paths=["/checkout", "/pay/"])
+    assert result["state"] == "changed" and result["changed"] == {}
+    assert result["paths"] == {"app": ["/checkout", "/pay/"]} and result["backends"] == []
+    assert runtime.calls == [], "no set server state"
+    paths_map = loader / "visitor/paths.map"
+    expected = {"app/.maintenance/": "0", "app/checkout": "0", "app/pay/": "0"}
+    assert runtime.patterns[str(paths_map)] == expected
+    assert paths_map.read_text() == "app/.maintenance/ 0\napp/checkout 0\napp/pay/ 0\n"
+    assert runtime.patterns[str(loader / "visitor/maintenance.map")] == {}
+    assert maint.start(backends=["app"], paths=["/pay/"])["state"] == "already in maintenance"
+    assert maint.status()["paths_in_maintenance"] == {"app": ["/checkout", "/pay/"]}
+
+    result = maint.stop()
+    assert result["active"] is False and result["paths"] == {}
+    assert runtime.patterns[str(paths_map)] == {} and paths_map.read_text() == ""
+
+
+def test_a_whole_start_wins_over_paths_until_the_stop(runtime, loader):
+    maint.start(backends=["app"], paths=["/checkout"])
+    result = maint.start(backends=["app"])
+    assert result["changed"] == {"app": ["app1", "app2"]} and result["backends"] == ["app"]
+    assert maint.start(backends=["app"], paths=["/x"])["state"] == "already in maintenance"
+    maint.stop(backends=["app"])
+    assert maint.read_record()["active"] is False
+    assert runtime.patterns[str(loader / "visitor/paths.map")] == {}
+
+
+def test_paths_test_run_changes_nothing(runtime, loader):
+    result = maint.start(backends=["app"], paths=["/checkout"], test=True)
+    assert result["state"] == "would change" and result["test"] is True
+    assert not (loader / "desired.json").exists()
+
+
+def test_reapply_puts_path_scoped_maintenance_back(runtime, loader):
+    (loader / "haproxy.cfg").write_text("")
+    runtime.worker_started = int(time.time()) + 1
+    maint.start(backends=["api"], paths=["/v1/"])
+    runtime.patterns = {path: type(value)() for path, value in runtime.patterns.items()}
+    result = maint.reapply()
+    assert result["state"] == "applied" and result["visitor"] == "applied"
+    assert runtime.patterns[str(loader / "visitor/paths.map")] == {
+        "api/.maintenance/": "0",
+        "api/v1/": "0",
+    }
+
+
+def test_a_config_without_the_paths_map_applies_the_rest_and_says_so(runtime, loader):
+    del runtime.patterns[str(loader / "visitor/paths.map")]
+    result = maint.start(backends=["app"], paths=["/checkout"], bypass=["127.0.0.2/32"])
+    assert result["visitor"] == "applied; the running HAProxy config has no paths map (highstate)"
+    assert runtime.patterns[str(loader / "visitor/bypass.acl")] == ["127.0.0.2/32"]
+    # The file is written all the same: the next reload of a highstated config loads it.
+    assert (loader / "visitor/paths.map").read_text() == "app/.maintenance/ 0\napp/checkout 0\n"

@@ -46,3 +46,18 @@ def test_an_lb_that_did_not_answer_is_shown_with_why():
 
 def test_a_rejection_is_shown():
     assert "rejected: unknown env" in outputter.output({"envs": {}, "why": "unknown env 'x'"})
+
+
+def test_path_scoped_maintenance_is_shown():
+    lb = {
+        "outcome": "ok",
+        "maintenance": True,
+        "sorry_server": "up",
+        "haproxy": "up",
+        "paths_in_maintenance": {"app": ["/checkout", "/pay/"]},
+        "backends": {},
+    }
+    desired = {"active": True, "paths": {"app": ["/checkout", "/pay/"]}}
+    text = outputter.output({"envs": {"prod": {"desired": desired, "lbs": {"lb1": lb}}}})
+    assert "env prod: maintenance ON, app paths /checkout, /pay/" in text
+    assert "lb1 [MAINT] sorry server up, haproxy up; app paths /checkout, /pay/" in text

@@ -677,3 +677,72 @@ def test_a_partial_stop_is_refused_when_an_lb_cannot_say(own_config_lbs, lbs, ca
     assert result["state"] == "rejected" and "haproxy:maintain" in result["why"]
     assert cache.desired("dev")["active"] is True and cache.desired("dev")["backends"] is None
     assert "haproxy_maint.stop" not in [call[1] for call in lbs.calls]
+
+
+# --- path-scoped maintenance in the desired state (issue 17) -----------------------------
+
+
+def start_req(**params):
+    return Request("start", "dev", {"backends": None, **params}, "ops", "s")
+
+
+def test_next_desired_keeps_path_scope_per_backend():
+    every = lambda: {"app", "api"}  # noqa: E731
+    wanted = desired.next_desired({}, start_req(backends=["app"], paths=["/pay"]), every)
+    assert wanted["active"] is True and wanted["backends"] == []
+    assert wanted["paths"] == {"app": ["/pay"]}
+    # A whole start of api keeps app's path scope; a path start of every backend names both.
+    wanted = desired.next_desired(wanted, start_req(backends=["api"]), every)
+    assert wanted["backends"] == ["api"] and wanted["paths"] == {"app": ["/pay"]}
+    wanted = desired.next_desired(wanted, start_req(paths=["/x"]), every)
+    assert wanted["backends"] == ["api"]
+    assert wanted["paths"] == {"api": ["/x"], "app": ["/pay", "/x"]}
+    # A stop of app ends its scope; api stays, as a whole (and its paths, which it outranks).
+    stop = Request("stop", "dev", {"backends": ["app"]}, "ops", "s")
+    wanted = desired.next_desired(wanted, stop, every)
+    assert wanted["active"] is True and wanted["backends"] == ["api"]
+    assert wanted["paths"] == {"api": ["/x"]}
+    stop = Request("stop", "dev", {"backends": None}, "ops", "s")
+    wanted = desired.next_desired(wanted, stop, every)
+    assert wanted["active"] is False and wanted["paths"] == {}
+
+
+def test_a_stop_of_the_whole_backends_keeps_path_scoped_ones_active():
+    every = lambda: {"app", "api"}  # noqa: E731
+    current = desired.next_desired({}, start_req(backends=["api"]), every)
+    current = desired.next_desired(current, start_req(backends=["app"], paths=["/pay"]), every)
+    stop = Request("stop", "dev", {"backends": ["api"]}, "ops", "s")
+    wanted = desired.next_desired(current, stop, every)
+    assert wanted["active"] is True and wanted["backends"] == []
+    assert wanted["paths"] == {"app": ["/pay"]}
+
+
+def test_catch_up_sends_one_start_per_scope():
+    wanted = {
+        "active": True,
+        "backends": ["api"],
+        "paths": {"app": ["/pay"], "shop": ["/pay"], "web": ["/a"]},
+        "reason": "r",
+    }
+    starts = desired.catch_up_starts(wanted)
+    assert [(start["backends"], start.get("paths")) for start in starts] == [
+        (["api"], None),
+        (["app", "shop"], ["/pay"]),
+        (["web"], ["/a"]),
+    ]
+    assert all(start["mode"] == "maint" and start["reason"] == "r" for start in starts)
+    only_paths = desired.catch_up_starts({"active": True, "backends": [], "paths": {"app": ["/a"]}})
+    assert [start["backends"] for start in only_paths] == [["app"]]
+    assert desired.catch_up_starts({"active": True, "backends": None})[0]["backends"] is None
+
+
+def test_catch_up_of_whole_and_path_scoped_backends_calls_the_lb_twice(lbs, cache):
+    cache.store(
+        f"{register.DESIRED_BANK}/prod",
+        "master-b",
+        {"active": True, "backends": ["app"], "paths": {"api": ["/v1/"]}, "stamp": "1"},
+    )
+    result = runner.catch_up("lb1")
+    assert [call[2]["backends"] for call in lbs.calls] == [["app"], ["api"]]
+    assert "paths" not in lbs.calls[0][2] and lbs.calls[1][2]["paths"] == ["/v1/"]
+    assert result["state"] == "ok"

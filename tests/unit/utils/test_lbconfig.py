@@ -53,7 +53,11 @@ def test_backend_defaults_fill_every_backend():
     app = config["haproxy"]["backends"]["app"]
     assert app["sorry"] is True
     assert app["balance"] == "roundrobin"
-    assert app["bind"] == {"http": "127.0.0.1:80", "https": "127.0.0.1:443"}
+    # Frontend www routes to app, which has no bind of its own: no frontend of its own.
+    assert app["bind"] == {"http": "", "https": ""}
+    www = config["haproxy"]["frontends"]["www"]
+    assert www["bind"] == {"http": "127.0.0.1:80", "https": "127.0.0.1:443"}
+    assert www["default_backend"] == "app"
 
 
 def test_defaults_alone_pass():
@@ -80,7 +84,8 @@ def test_defaults_alone_pass():
             {"haproxy__backends__app__servers__localhost": "h:1"},
             "haproxy:backends:app:servers:localhost",
         ),
-        ({"haproxy__backends__two": {"servers": {"a": "h:1"}}}, "haproxy:backends:two:bind:http"),
+        # backend_defaults' bind (*:80) overlaps frontend www's 127.0.0.1:80.
+        ({"haproxy__backends__two": {"servers": {"a": "h:1"}}}, "haproxy:frontends:www:bind:http"),
         ({"haproxy__runtime__socket": "run/admin.sock"}, "haproxy:runtime:socket"),
         ({"haproxy__runtime__tcp": "0.0.0.0:9999"}, "haproxy:runtime:tcp"),
         ({"haproxy__runtime__tcp": "10.0.0.1:9999"}, "haproxy:runtime:tcp"),
@@ -212,14 +217,16 @@ def test_good_secret_passes():
 
 @pytest.mark.parametrize("bind", ["*:8080", ":8080", "0.0.0.0:8080", "127.0.0.1:8080"])
 def test_a_bind_on_the_sorry_servers_address_names_both_keys(bind):
-    # The sorry server listens on 127.0.0.1:8080 (defaults.yaml).
+    # The sorry server listens on 127.0.0.1:8080 (defaults.yaml). (dev's app is reached
+    # through frontend www; a bind of its own gives it its own frontend too.)
     with pytest.raises(SaltInvocationError) as err:
-        lbconfig.validate(dev_with(haproxy__backends__app__bind__http=bind))
+        lbconfig.validate(dev_with(haproxy__backends__app__bind={"http": bind, "https": ""}))
     message = str(err.value)
     assert "haproxy_maint:haproxy:backends:app:bind:http" in message
     assert "haproxy_maint:sorry_server" in message
     # Another address on the same port is free.
-    config = lbconfig.validate(dev_with(haproxy__backends__app__bind__http="127.0.0.2:8080"))
+    free = {"http": "127.0.0.2:8080", "https": ""}
+    config = lbconfig.validate(dev_with(haproxy__backends__app__bind=free))
     assert config["haproxy"]["backends"]["app"]["bind"]["http"] == "127.0.0.2:8080"
 
 

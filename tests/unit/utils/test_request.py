@@ -61,3 +61,57 @@ def test_check_eta_at_gives_utc_iso(value, expected):
 def test_check_eta_at_refuses(value):
     with pytest.raises(SaltInvocationError):
         contract.check_eta_at(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, []),
+        ([], []),
+        (["/checkout", "/a/b-c_d.e:f+g=h@i", "/checkout"], ["/checkout", "/a/b-c_d.e:f+g=h@i"]),
+        (["/"], ["/"]),
+    ],
+)
+def test_check_paths_keeps_order_without_duplicates(value, expected):
+    assert contract.check_paths(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "/checkout",
+        ["checkout"],
+        ["/check out"],
+        ["/a\nb"],
+        ["/a\tb"],
+        ["/a;clear map x"],
+        ["/a?b=1"],
+        ["/a#b"],
+        ["/a'b"],
+        [""],
+        [7],
+        ["/" + "a" * 190],
+        ["/caf%C3%A9"],
+        ["/~user"],
+        [f"/p{index}" for index in range(51)],
+    ],
+)
+def test_check_paths_refuses(value):
+    with pytest.raises(SaltInvocationError, match="path"):
+        contract.check_paths(value)
+
+
+def test_parse_takes_paths_for_a_start_only():
+    _, _, params = contract.parse("maint/start", {"env": "dev", "paths": ["/checkout"]})
+    assert params["paths"] == ["/checkout"]
+    with pytest.raises(SaltInvocationError, match="unknown fields: paths"):
+        contract.parse("maint/stop", {"env": "dev", "paths": ["/checkout"]})
+    assert "paths" in contract.LB_FIELDS["start"]
+
+
+def test_every_accepted_path_makes_a_map_key_the_runtime_api_takes():
+    from saltext_haproxy_maint import runtime
+
+    longest = "/" + "a:b+c=d@e-f_g." * 20
+    (path,) = contract.check_paths([longest[: contract.PATH_MAX_LENGTH]])
+    assert runtime.check_pattern_value("b" * 64 + path, "map key")
