@@ -11,6 +11,8 @@ from pathlib import Path
 
 HAPROXY = "/usr/sbin/haproxy"
 START_TIMEOUT = 10.0
+# Seconds a reload waits for a new worker before it sends USR2 again.
+RELOAD_RESEND = 2.0
 STOP_TIMEOUT = 10.0
 POLL_INTERVAL = 0.02
 
@@ -172,12 +174,26 @@ class HAProxy:
         }
 
     def reload(self):
-        """Reload the way a service manager does: USR2 to the master process."""
-        self.proc.send_signal(signal.SIGUSR2)
+        """Reload the way a service manager does: USR2 to the master process; return once a
+        new worker answers on the admin socket. A USR2 that reaches a master which has just
+        started is lost (HAProxy 2.6 logs nothing and keeps its worker; seen about one start
+        in six here), so it is sent again until a new worker answers."""
+        old = self.worker_pid()
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            self.proc.send_signal(signal.SIGUSR2)
+            try:
+                wait_for(
+                    lambda: self.worker_pid() not in (None, old), RELOAD_RESEND, "a new worker"
+                )
+                return
+            except TimeoutError:
+                if time.monotonic() >= deadline:
+                    raise
 
     def reconfigure(self, backends):
         """Write a config with other ``backends`` (as a highstate writes haproxy.cfg); the
-        running process goes on with the old one until :py:meth:`reload_and_wait`."""
+        running process goes on with the old one until :py:meth:`reload`."""
         self.backends = backends
         self.config_path.write_text(self.render())
 
@@ -191,12 +207,6 @@ class HAProxy:
             if line.startswith("Pid:"):
                 return int(line.split(":", 1)[1])
         return None
-
-    def reload_and_wait(self):
-        """Reload, then wait until a new worker answers on the admin socket."""
-        old = self.worker_pid()
-        self.reload()
-        wait_for(lambda: self.worker_pid() not in (None, old), START_TIMEOUT, "a new worker")
 
     def stop(self):
         if self.proc is not None:

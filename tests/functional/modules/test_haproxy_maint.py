@@ -148,7 +148,7 @@ def reloaded(haproxy_factory, minion_opts, tmp_path, *, before, after, maintenan
     saved = loaders.modules.haproxy_runtime.save_servers_state(
         path=haproxy.state_file, socket=haproxy.socket, config_file=str(haproxy.config_path)
     )
-    haproxy.reload_and_wait()
+    haproxy.reload()
     return lb_loaders(minion_opts, haproxy, tmp_path), saved
 
 
