@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from harness.converge import changed_states, failed_states, salt_call, write_minion_config
-from harness.haproxy import HAProxy, free_port, wait_for
-from harness.sandbox import PAGE_MARK, AppServer, SandboxLB, http_get
+from harness.haproxy import wait_for
+from harness.own_config import OwnConfigLB
+from harness.sandbox import PAGE_MARK, http_get
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SERVERS = ("server01", "server02")
@@ -52,42 +53,18 @@ def admin(haproxy):
 def lb(tmp_path):
     """The sandbox LB's supervisord, two app servers, haproxy on the reference config whose
     backup is the sandbox's sorry port, and a masterless minion with manage_config false."""
-    apps = [AppServer(name).start() for name in SERVERS]
-    sandbox = SandboxLB("own-config", tmp_path, backends={}).start_supervisord()
-    listen_port = free_port()
-    haproxy = HAProxy(workdir=tmp_path / "haproxy", backends={})
-    haproxy.config = (
-        (FIXTURES / "reference.cfg")
-        .read_text()
-        .format(
-            socket=haproxy.socket,
-            listen_port=listen_port,
-            sorry_port=sandbox.ports["sorry"],
-            **{app.name: app.address for app in apps},
-        )
-    )
-    haproxy.start()
-    pillar = sandbox.pillar()
-    pillar["haproxy_maint"]["haproxy"].update(
-        manage_config=False,
-        backends={},
-        config_file=str(haproxy.config_path),
-        server_state_file=haproxy.state_file,
-        runtime={"socket": haproxy.socket, "tcp": ""},
-    )
-    pillar["haproxy_maint"]["maintenance"]["not_up_wait"] = 0
+    lb = OwnConfigLB("own-config", tmp_path, FIXTURES / "reference.cfg", SERVERS).start()
+    haproxy = lb.haproxy
+    pillar = lb.pillar()
     pillar_dir = tmp_path / "pillar"
     pillar_dir.mkdir()
     (pillar_dir / "top.sls").write_text("base:\n  '*':\n    - lb\n")
     (pillar_dir / "lb.sls").write_text(yaml.safe_dump(pillar))
     config_dir = write_minion_config(tmp_path / "salt", "own-config", pillar_roots=pillar_dir)
     try:
-        yield config_dir, haproxy, f"http://127.0.0.1:{listen_port}/"
+        yield config_dir, haproxy, lb.url
     finally:
-        haproxy.stop()
-        sandbox.stop()
-        for app in apps:
-            app.stop()
+        lb.stop()
 
 
 def highstate(config_dir):

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.haproxy import HAProxy, free_port, wait_for
-from harness.sandbox import PAGE_MARK, AppServer, SandboxLB, http_get
+from harness.haproxy import wait_for
+from harness.own_config import OwnConfigLB
+from harness.sandbox import PAGE_MARK, http_get
 from tests.integration.conftest import HIGHSTATE_TIMEOUT, minion_overrides
 from tests.integration.test_maintenance import send
 
@@ -44,31 +45,8 @@ def own_lb(tmp_path_factory, master, pillar_root):
     backup the sandbox's sorry port), the LB's pillar (manage_config false) in the master's
     pillar tree, and its minion."""
     root = tmp_path_factory.mktemp("own")
-    apps = [AppServer(name).start() for name in SERVERS]
-    sandbox = SandboxLB(LB_ID, root, backends={}).start_supervisord()
-    listen_port = free_port()
-    haproxy = HAProxy(workdir=root / "haproxy", backends={})
-    haproxy.config = (
-        (FIXTURES / "reference.cfg")
-        .read_text()
-        .format(
-            socket=haproxy.socket,
-            listen_port=listen_port,
-            sorry_port=sandbox.ports["sorry"],
-            **{app.name: app.address for app in apps},
-        )
-    )
-    haproxy.start()
-    pillar = sandbox.pillar()
-    pillar["haproxy_maint"]["env"] = ENV
-    pillar["haproxy_maint"]["haproxy"].update(
-        manage_config=False,
-        backends={},
-        config_file=str(haproxy.config_path),
-        server_state_file=haproxy.state_file,
-        runtime={"socket": haproxy.socket, "tcp": ""},
-    )
-    pillar["haproxy_maint"]["maintenance"]["not_up_wait"] = 0
+    lb = OwnConfigLB(LB_ID, root, FIXTURES / "reference.cfg", SERVERS).start()
+    pillar = lb.pillar(env=ENV)
     (pillar_root / f"{LB_ID}.sls").write_text(yaml.safe_dump(pillar))
     top = json.loads((pillar_root / "top.sls").read_text())
     top["base"][LB_ID] = [LB_ID]
@@ -76,12 +54,9 @@ def own_lb(tmp_path_factory, master, pillar_root):
     minion = master.salt_minion_daemon(LB_ID, overrides=minion_overrides())
     try:
         with minion.started(start_timeout=120):
-            yield {"haproxy": haproxy, "url": f"http://127.0.0.1:{listen_port}/", "apps": apps}
+            yield {"haproxy": lb.haproxy, "url": lb.url}
     finally:
-        haproxy.stop()
-        sandbox.stop()
-        for app in apps:
-            app.stop()
+        lb.stop()
 
 
 @pytest.fixture(scope="module")
