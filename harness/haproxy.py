@@ -17,11 +17,23 @@ STOP_TIMEOUT = 10.0
 POLL_INTERVAL = 0.02
 
 
+# Ports this process handed out. The kernel may give a port that is free now to a later call
+# as well (nothing holds it in between), and HAProxy binds with SO_REUSEPORT: two sandbox
+# listeners on one port both bind, and the kernel splits the connections between them (an
+# HTTP request answered by a runtime socket's "Unknown command" in one full run).
+_HANDED_OUT = set()
+
+
 def free_port(host="127.0.0.1"):
-    """Ask the kernel for a free TCP port on a loopback address."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+    """Ask the kernel for a free TCP port on a loopback address, never one this process
+    handed out before."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def wait_for(predicate, timeout, what, interval=POLL_INTERVAL):
