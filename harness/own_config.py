@@ -2,7 +2,9 @@
 app servers, the sandbox's supervisord for the sorry server, and a harness haproxy on a
 config of that tool's (a template whose placeholders in braces are filled in here)."""
 
+import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from harness.haproxy import HAProxy, free_port
 from harness.sandbox import AppServer, SandboxLB
@@ -50,6 +52,19 @@ class OwnConfigLB:
         pillar["haproxy_maint"]["maintenance"]["not_up_wait"] = 0
         pillar["haproxy_maint"].update(overrides)
         return pillar
+
+    def admin_states(self):
+        """``{server: srv_admin_state}`` of the reference config's https-in (``"0"`` ready,
+        ``"1"`` forced MAINT), as ``show servers state`` gives it."""
+        return {
+            server: states[1]
+            for (backend, server), states in self.haproxy.server_states().items()
+            if backend == "https-in"
+        }
+
+    def config_digest(self):
+        """SHA-256 of haproxy.cfg as it is on disk: whether anything rewrote it."""
+        return hashlib.sha256(Path(self.haproxy.config_path).read_bytes()).hexdigest()
 
     def stop(self):
         for stop in (self.haproxy.stop, self.sandbox.stop, *(app.stop for app in self.apps)):

@@ -414,21 +414,11 @@ def test_path_scoped_page_never_pins_and_the_cookie_holds(site, ports):
         site.maint("stop", 'backends=["shop"]')
 
 
-def worker_pid(haproxy):
-    return next(
-        line.split(":", 1)[1].strip()
-        for line in haproxy.command("show info").splitlines()
-        if line.startswith("Pid:")
-    )
-
-
 def test_path_scoped_maintenance_sticks_through_reload_and_restart(site, ports):
     www = ports["www_http"]
     site.maint("start", 'backends=["app"]', 'paths=["/checkout"]', "ensure_sorry=False")
     try:
-        old = worker_pid(site.haproxy)
-        site.haproxy.reload()
-        wait_for(lambda: worker_pid(site.haproxy) != old, CHECK_TIMEOUT, "the reloaded worker")
+        site.haproxy.reload()  # returns once the new worker answers
         assert app_of(get(www, "/checkout/x")) == "page"
         assert app_of(get(www, "/")) in ("app1", "app2")
         site.haproxy.stop()

@@ -2,7 +2,6 @@
 cluster: the reference setup's own config, run by a harness haproxy, the LB minion
 highstated by the master, maintenance from one event and from salt-run, status, stop."""
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -20,19 +19,6 @@ LB_ID = "own-lb"  # not lb*: the other modules highstate and target lb*
 ENV = "own"
 SERVERS = ("server01", "server02")
 SWITCH_TIMEOUT = 15
-
-
-def digest(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def admin(haproxy):
-    """``{server: srv_admin_state}`` of the reference config's https-in."""
-    return {
-        server: states[1]
-        for (backend, server), states in haproxy.server_states().items()
-        if backend == "https-in"
-    }
 
 
 def serves(url, mark):
@@ -54,7 +40,7 @@ def own_lb(tmp_path_factory, master, pillar_root):
     minion = master.salt_minion_daemon(LB_ID, overrides=minion_overrides())
     try:
         with minion.started(start_timeout=120):
-            yield {"haproxy": lb.haproxy, "url": lb.url}
+            yield lb
     finally:
         lb.stop()
 
@@ -62,27 +48,27 @@ def own_lb(tmp_path_factory, master, pillar_root):
 @pytest.fixture(scope="module")
 def own_cluster(own_lb, salt_cli):
     """The LB highstated by the master: the sorry server runs, haproxy.cfg is untouched."""
-    before = digest(own_lb["haproxy"].config_path)
+    before = own_lb.config_digest()
     ret = salt_cli.run("saltutil.refresh_pillar", "wait=True", minion_tgt=LB_ID)
     assert ret.returncode == 0, ret
     ret = salt_cli.run("state.apply", minion_tgt=LB_ID, _timeout=HIGHSTATE_TIMEOUT)
     assert ret.returncode == 0, ret.stdout
-    assert digest(own_lb["haproxy"].config_path) == before
-    wait_for(serves(own_lb["url"], "APP server0"), SWITCH_TIMEOUT, "the app through haproxy")
+    assert own_lb.config_digest() == before
+    wait_for(serves(own_lb.url, "APP server0"), SWITCH_TIMEOUT, "the app through haproxy")
     return own_lb
 
 
 def test_one_event_fails_the_own_config_over_and_stop_brings_the_app_back(
     own_cluster, ops_minion, event_listener, master, salt_run_cli
 ):
-    haproxy, url = own_cluster["haproxy"], own_cluster["url"]
-    before = digest(haproxy.config_path)
+    url = own_cluster.url
+    before = own_cluster.config_digest()
     tag, result = send(
         ops_minion, "maint/start", {"env": ENV, "reason": "Upgrade"}, event_listener, master
     )
     assert tag == "maint/result" and result["result"] is True, result
     assert result["lbs"][LB_ID]["changed"] == {"https-in": list(SERVERS)}
-    assert admin(haproxy) == {"server01": "1", "server02": "1", "localhost": "0"}
+    assert own_cluster.admin_states() == {"server01": "1", "server02": "1", "localhost": "0"}
     wait_for(serves(url, PAGE_MARK), SWITCH_TIMEOUT, "the page")
     status = salt_run_cli.run("haproxy_maint.status", ENV, "--out=json")
     assert status.returncode == 0, status
@@ -91,9 +77,9 @@ def test_one_event_fails_the_own_config_over_and_stop_brings_the_app_back(
     assert {lb["backends"]["https-in"][server]["admin"] for server in SERVERS} == {"maint"}
     stop = salt_run_cli.run("haproxy_maint.stop", ENV)
     assert stop.returncode == 0 and stop.data["state"] == "ok", stop
-    assert admin(haproxy) == {"server01": "0", "server02": "0", "localhost": "0"}
+    assert own_cluster.admin_states() == {"server01": "0", "server02": "0", "localhost": "0"}
     wait_for(serves(url, "APP server0"), SWITCH_TIMEOUT, "the app back")
-    assert digest(haproxy.config_path) == before
+    assert own_cluster.config_digest() == before
 
 
 def test_a_backend_the_running_config_lacks_is_refused_naming_those_it_has(
@@ -103,4 +89,4 @@ def test_a_backend_the_running_config_lacks_is_refused_naming_those_it_has(
     ret = salt_run_cli.run("haproxy_maint.start", ENV, 'backends=["app"]')
     assert ret.returncode == 2, ret
     assert "https-in" in ret.data["why"], ret.data
-    assert admin(own_cluster["haproxy"])["server01"] == "0"
+    assert own_cluster.admin_states()["server01"] == "0"

@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from harness.haproxy import free_port, stop_pid, wait_for
-from harness.sandbox import REPO, AppServer, SandboxLB
+from harness.sandbox import REPO, SandboxLB
 from tests.integration.conftest import highstate_lbs, minion_overrides, reactor_config
 
 REDIS_SERVER = "/usr/bin/redis-server"
@@ -74,19 +74,8 @@ def redis_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="package")
-def app_servers():
-    servers = {name: AppServer(name).start() for name in ("app1", "app2", "api1")}
-    yield servers
-    for server in servers.values():
-        server.stop()
-
-
-@pytest.fixture(scope="package")
-def lbs(tmp_path_factory, app_servers):
-    backends = {
-        "app": {"app1": app_servers["app1"].address, "app2": app_servers["app2"].address},
-        "api": {"api1": app_servers["api1"].address},
-    }
+def lbs(tmp_path_factory, backends):
+    """The two LBs, on the app servers of tests/integration/conftest.py's ``backends``."""
     root = tmp_path_factory.mktemp("mm-lbs")
     sandboxes = {lb_id: SandboxLB(lb_id, root, backends).start_supervisord() for lb_id in LB_IDS}
     yield sandboxes
