@@ -6,9 +6,11 @@ runner use too.
 The state tree's ``map.jinja`` calls :py:func:`lb_config` before any state runs, so a missing,
 unknown or ill-typed key fails the render with a message that names the key
 (``haproxy_maint:haproxy:backends:app:servers:app1``), and no file on the LB changes.
+The visitor's macros call :py:func:`page_files` for the page that HAProxy holds in memory.
 """
 
 from saltext_haproxy_maint import lbconfig
+from saltext_haproxy_maint import page_files as page_files_
 
 __virtualname__ = "haproxy_pillar"
 
@@ -63,3 +65,28 @@ def validate(config):
         salt-call haproxy_pillar.validate "$(jq -cn --argjson d "$DEFAULTS" --argjson p "$PILLAR" '$d * $p')"
     """
     return lbconfig.validate(config)
+
+
+def page_files(root, max_file_bytes):
+    """
+    The maintenance page's files that HAProxy answers from memory (``http-request return
+    ... file``), and the ``tune.bufsize`` that holds the largest: ``{"files": [{"path":
+    "css/maintenance.css", "file": absolute path, "content_type": str, "bytes": int,
+    "sha256": hex}], "bufsize": bytes (None: HAProxy's default holds every file), "left":
+    [{"path": str, "why": str}]}``. ``left`` are the files the sorry server answers instead
+    (larger than ``max_file_bytes``, or a path haproxy.cfg cannot carry). A missing folder
+    gives no files. Reads files only; raises nothing.
+
+    root
+        The page's folder (``haproxy_maint:page:root``).
+
+    max_file_bytes
+        The largest file held, in bytes (``haproxy_maint:visitor:max_file_bytes``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-call haproxy_pillar.page_files /var/www 65536
+    """
+    return page_files_.page_files(root, int(max_file_bytes))
