@@ -6,7 +6,9 @@ gives each LB its directory, its supervisord and the pillar that points every pa
 of the state tree into that directory.
 """
 
+import hashlib
 import http.client
+import shutil
 import ssl
 import subprocess
 import sys
@@ -29,6 +31,16 @@ START_TIMEOUT = 15.0
 FAST_CHECKS = {"inter": "500ms", "downinter": "500ms", "rise": 1, "fall": 1, "slowstart": "0s"}
 # The sandboxes' bypass secret (visitor:bypass:secret): the team's cookie or header value.
 BYPASS_SECRET = "sandbox-bypass-secret-0123456789"
+# HAProxy's chroot (defaults.yaml): its Lua task reads the page's status document inside it,
+# as the haproxy user (pytest's temp dirs are private to root), so each sandbox keeps that
+# one file there, in a folder of its own removed at stop (and all of them after the tests).
+CHROOT_STATUS_DIRS = Path("/var/lib/haproxy/haproxy-maint-tests")
+
+
+def status_dir(key):
+    """The folder of a sandbox's status document (``visitor:status_file``), one per ``key``
+    (the sandbox's own folder)."""
+    return CHROOT_STATUS_DIRS / hashlib.sha256(str(key).encode()).hexdigest()[:16]
 
 SUPERVISORD_CONF = """\
 [unix_http_server]
@@ -108,6 +120,10 @@ class SandboxLB:
         return str(self.dir / "admin.sock")
 
     @property
+    def status_dir(self):
+        return status_dir(self.dir)
+
+    @property
     def supervisor_conf(self):
         return str(self.dir / "supervisord.conf")
 
@@ -165,6 +181,9 @@ class SandboxLB:
                 },
                 "visitor": {
                     "poll_interval": 2,
+                    "status_file": f"{self.status_dir}/status.json",
+                    "status_map_file": f"{d}/visitor/status.map",
+                    "lua_file": f"{d}/haproxy-maint.lua",
                     "map_file": f"{d}/visitor/maintenance.map",
                     "paths_map_file": f"{d}/visitor/paths.map",
                     "bypass_file": f"{d}/visitor/bypass.acl",
@@ -198,6 +217,7 @@ class SandboxLB:
         if self.supervisord is not None:
             stop_pid(self.supervisord, timeout=20)
             self.supervisord = None
+        shutil.rmtree(self.status_dir, ignore_errors=True)
 
 
 def _insecure_tls():

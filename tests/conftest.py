@@ -1,11 +1,14 @@
 """Fixtures shared by every test layer: real haproxy processes on loopback; the test
 process's logging and salt-factories' listeners set up for a test run on one machine."""
 
+import shutil
+
 import pytest
 import salt._logging
 from saltfactories.plugins.event_listener import EventListener
 
 from harness.haproxy import HAProxy
+from harness.sandbox import CHROOT_STATUS_DIRS
 
 LOOPBACK = "127.0.0.1"
 
@@ -34,6 +37,12 @@ def pytest_sessionstart(session):
     if log_server is not None:
         log_server.log_host = LOOPBACK
     return (yield)
+
+
+def pytest_sessionfinish(session):
+    """The sandboxes' status documents inside HAProxy's chroot (harness.sandbox.status_dir):
+    gone with the tests, whichever way they ended."""
+    shutil.rmtree(CHROOT_STATUS_DIRS, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

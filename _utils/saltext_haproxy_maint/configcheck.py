@@ -15,6 +15,9 @@ The parts:
   re-applies the recorded maintenance.
 - ``visitor``: the visitor block (the map and ACL files of ``visitor:``); without it the
   visitors get the sorry server's answer as it is, and a bypass is refused.
+- ``page_memory``: ``lua-load`` of ``visitor:lua_file`` in ``global`` (the lines of the
+  ``visitor_global()`` macro); without it the page's JSON and status document are not held
+  in HAProxy's memory, and the sorry server answers them.
 """
 
 import os
@@ -56,6 +59,10 @@ COSTS = {
         "visitors get the sorry server's answer as it is (200, cacheable, only at /) instead "
         "of a 503 with Retry-After; no JSON 503, no assets under /.maintenance/, no way back "
         "when maintenance ends, and a start with bypass is refused"
+    ),
+    "page_memory": (
+        "the page's JSON and status document are not held in HAProxy's memory: the sorry "
+        "server answers them, at its own speed, and not at all while it is down"
     ),
 }
 
@@ -100,6 +107,18 @@ def _state_file(cfg, parsed):
     if not part["present"]:
         part["add"] = [f"global: server-state-file {wanted}"]
         part["add"].append("defaults: load-server-state-from-file global")
+    return part
+
+
+def _page_memory(cfg, parsed):
+    """The ``page_memory`` part from the config's text."""
+    wanted = f"lua-load {cfg['visitor']['lua_file']}"
+    found = any(
+        line == wanted for keyword, _name, lines in parsed if keyword == "global" for line in lines
+    )
+    part = {"present": found}
+    if not found:
+        part["add"] = [f"global: {wanted} (the lines of visitor_global() in {VISITOR_MACRO})"]
     return part
 
 
@@ -188,7 +207,12 @@ def report(cfg, *, config_text, live=None, loaded=(), cli_level="", unreachable=
     admin = {"present": cli_level.strip() == "admin", "level": cli_level.strip()}
     if unreachable is not None:
         admin["level"] = f"unreachable: {unreachable}"
-    parts = {"admin_socket": admin, "state_file": _state_file(cfg, sections(config_text))}
+    parsed = sections(config_text)
+    parts = {
+        "admin_socket": admin,
+        "state_file": _state_file(cfg, parsed),
+        "page_memory": _page_memory(cfg, parsed),
+    }
     if not admin["present"]:
         address = socket if socket.startswith("/") else f"ipv4@{socket}"
         mode = f" mode {cfg['haproxy']['runtime']['mode']}" if socket.startswith("/") else ""

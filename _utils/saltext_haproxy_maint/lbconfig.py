@@ -17,6 +17,8 @@ from salt.exceptions import SaltInvocationError
 from saltext_haproxy_maint import backends, frontends, names, request, schema
 
 ROOT = names.CONFIG_KEY
+# visitor:max_file_bytes at most: HAProxy's tune.bufsize follows the page's largest file.
+MAX_FILE_BYTES_CEILING = 1048576
 HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 # What may follow a name on an haproxy.cfg line: words of safe characters, no newline.
 OPTION_RE = re.compile(r"^[A-Za-z0-9_.:/@,=+-]+( [A-Za-z0-9_.:/@,=+-]+)*$")
@@ -40,6 +42,17 @@ LOCALHOST = {"localhost": "127.0.0.1"}
 def _poll_interval(path, value):
     if schema.number(path, value) < POLL_INTERVAL_MIN:
         schema.fail(path, f"{value!r} is below the page's floor of {POLL_INTERVAL_MIN} seconds")
+    return value
+
+
+def _max_file_bytes(path, value):
+    """The page's largest file sets HAProxy's buffer size for every connection: bounded."""
+    if schema.positive_count(path, value) > MAX_FILE_BYTES_CEILING:
+        schema.fail(
+            path,
+            f"{value} is above {MAX_FILE_BYTES_CEILING}: HAProxy's buffers (two per "
+            "connection) would grow to match; make the page's files smaller",
+        )
     return value
 
 
@@ -125,14 +138,10 @@ _VISITOR = schema.mapping(
         "retry_after": schema.count,
         "asset_max_age": schema.count,
         "poll_interval": _poll_interval,
-        "cache": schema.mapping(
-            {
-                "max_age": schema.positive_count,
-                "last_good_max_age": schema.positive_count,
-                "max_object_bytes": schema.positive_count,
-                "size_mb": schema.positive_count,
-            }
-        ),
+        "max_file_bytes": _max_file_bytes,
+        "status_file": schema.abs_path,
+        "status_map_file": schema.abs_path,
+        "lua_file": schema.abs_path,
         "map_file": schema.abs_path,
         "paths_map_file": schema.abs_path,
         "bypass_file": schema.abs_path,
@@ -149,26 +158,16 @@ _VISITOR = schema.mapping(
 )
 
 
-# Bytes HAProxy's cache keeps for an answer's headers on top of the largest page file (the
-# template, haproxy.cfg.jinja's CACHE_HEADER_ROOM, adds the same to max-object-size).
-CACHE_HEADER_ROOM = 8192
-
-
-def _check_page_cache(cache):
-    """HAProxy refuses a cache whose objects may exceed half of its memory."""
-    path = f"{ROOT}:visitor:cache"
-    if 2 * (cache["max_object_bytes"] + CACHE_HEADER_ROOM) > cache["size_mb"] * 1024 * 1024:
-        schema.fail(
-            f"{path}:size_mb",
-            f"{cache['size_mb']} MB holds fewer than two objects of max_object_bytes "
-            f"{cache['max_object_bytes']} (+{CACHE_HEADER_ROOM} for headers): raise size_mb",
-        )
-
-
 def _check_visitor(config):
-    """The page's cache holds its objects; a backend may not be named like another one's
-    bypass backend."""
-    _check_page_cache(config["visitor"]["cache"])
+    """HAProxy's Lua task reads the status document inside HAProxy's chroot; a backend may
+    not be named like another one's bypass backend."""
+    chroot = config["haproxy"]["chroot"].rstrip("/")
+    status_file = config["visitor"]["status_file"]
+    if chroot and not status_file.startswith(chroot + "/"):
+        schema.fail(
+            f"{ROOT}:visitor:status_file",
+            f"must be inside haproxy:chroot {chroot} (HAProxy reads it after its chroot)",
+        )
     suffix = config["visitor"]["bypass"]["backend_suffix"]
     for name in config["haproxy"]["backends"]:
         if name.endswith(suffix):

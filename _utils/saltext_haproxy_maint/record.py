@@ -15,6 +15,7 @@ page). A backend in both is in maintenance as a whole until a stop ends both.
 """
 
 import copy
+import json
 import os
 import time
 
@@ -23,6 +24,11 @@ from salt.exceptions import CommandExecutionError
 from saltext_haproxy_maint import discovery, files, timefmt
 
 PAGE_STATUS_FILE = "maintenance.json"
+# The status map's key (haproxy_maint/files/status.lua.jinja) and how long a start or stop
+# waits for HAProxy's Lua task to hold a new status document (seconds).
+STATUS_KEY = "status"
+STATUS_HELD_WAIT = 1.0
+STATUS_HELD_POLL = 0.01
 # The page's assets and status document (haproxy.cfg.jinja's ASSET_PREFIX): maintained with
 # the paths of a path-scoped maintenance, so that the page finds them.
 ASSET_PREFIX = "/.maintenance/"
@@ -93,10 +99,10 @@ def superseded(record, stamp):
     return bool(stamp and record.get("stamp") and str(stamp) < str(record["stamp"]))
 
 
-def write_page_status(cfg, record):
+def page_status_text(cfg, record):
     """
-    Write the page's status document: text only; the page sets it with textContent, never as
-    HTML.
+    The page's status document for the record, as one line of ASCII JSON (no line break:
+    HAProxy's log-format answer would escape one).
 
     cfg
         The LB's configuration.
@@ -104,9 +110,8 @@ def write_page_status(cfg, record):
     record
         The record.
     """
-    path = os.path.join(cfg["page"]["root"], PAGE_STATUS_FILE)
     status = {
-        # Whoever reads this document through HAProxy is being served by the sorry server.
+        # Whoever reads this document through HAProxy is being served the page.
         "maintenance": True,
         "active": bool(record.get("active")),
         "reason": record.get("reason") or "",
@@ -114,8 +119,54 @@ def write_page_status(cfg, record):
         "eta_at": record.get("eta_at") or "",
         "poll_s": cfg["visitor"]["poll_interval"],
     }
-    # The page's text is rewritten by every start/stop; it need not survive a power cut.
-    files.write_json(path, status, durable=False)
+    return json.dumps(status, sort_keys=True, separators=(",", ":"))
+
+
+def write_page_status(cfg, record):
+    """
+    Write the page's status document: text only; the page sets it with textContent, never as
+    HTML. Written twice: ``visitor:status_file``, which HAProxy's Lua task reads into its
+    memory every 50 ms (the visitor's rules answer the JSON and the status document from
+    there), and ``maintenance.json`` in ``page:root`` (the sorry server's copy).
+
+    cfg
+        The LB's configuration.
+
+    record
+        The record.
+    """
+    text = page_status_text(cfg, record) + "\n"
+    # Rewritten by every start/stop; it need not survive a power cut.
+    files.write_text(cfg["visitor"]["status_file"], text, durable=False)
+    files.write_text(os.path.join(cfg["page"]["root"], PAGE_STATUS_FILE), text, durable=False)
+
+
+def wait_status_held(read_held, expected, wait=STATUS_HELD_WAIT, poll_interval=STATUS_HELD_POLL):
+    """
+    Wait (bounded) until HAProxy holds the status document ``expected`` (its Lua task reads
+    ``visitor:status_file`` every 50 ms), so that the first visitor who gets the page gets
+    its reason too. Return whether it did within ``wait``; None at once when HAProxy holds
+    no status document at all (a config of your own without the Lua task).
+
+    read_held
+        A function that returns the document HAProxy holds, or None.
+
+    expected
+        :py:func:`page_status_text` of the record just written.
+
+    wait, poll_interval
+        Seconds.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        held = read_held()
+        if held is None:
+            return None
+        if held == expected:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll_interval)
 
 
 def visitor_entries(record):

@@ -52,9 +52,10 @@ maintenance-page-status:
     - require:
       - {{ "archive" if page.archive else "file" }}: maintenance-page
 
-# HAProxy's cache answers the page from memory (haproxy.cfg.jinja); a file larger than one
-# cache object would go to the sorry server on every request, so the highstate refuses it.
-# No Salt state measures the files of a folder: find does (only when one is too large).
+# HAProxy answers the page from memory (haproxy.cfg.jinja): one buffer holds each file, and
+# the buffer grows with the largest, up to visitor:max_file_bytes. A larger file is refused
+# here, before haproxy.cfg is rendered. No Salt state measures the files of a folder: find
+# does (only when one is too large).
 maintenance-page-size:
   test.configurable_test_state:
     - name: {{ page.root }}
@@ -62,10 +63,10 @@ maintenance-page-size:
     - result: False
     - comment: >-
         a file of the maintenance page in {{ page.root }} is larger than
-        {{ cfg.visitor.cache.max_object_bytes }} bytes, the largest file HAProxy's page cache
-        holds: raise pillar key haproxy_maint:visitor:cache:max_object_bytes (and
-        haproxy_maint:visitor:cache:size_mb to at least twice that) or make the page smaller;
-        find {{ page.root }} -type f -size +{{ cfg.visitor.cache.max_object_bytes }}c lists them
-    - onlyif: find {{ page.root }} -type f -size +{{ cfg.visitor.cache.max_object_bytes }}c | grep -q .
+        {{ cfg.visitor.max_file_bytes }} bytes, the largest file HAProxy holds in memory
+        (its buffer, tune.bufsize, grows to hold it, two per connection): raise pillar key
+        haproxy_maint:visitor:max_file_bytes or make the page smaller;
+        find {{ page.root }} -type f -size +{{ cfg.visitor.max_file_bytes }}c lists them
+    - onlyif: find {{ page.root }} -type f -size +{{ cfg.visitor.max_file_bytes }}c | grep -q .
     - require:
       - {{ "file: maintenance-page-index" if page.archive else "file: maintenance-page" }}

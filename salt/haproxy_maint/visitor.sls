@@ -1,5 +1,6 @@
 {#- The files the visitor's side of haproxy.cfg loads (docs/pillar.md "The visitor's side"):
-    the 503 page, the maintenance map, the bypass ACL and secret. Applied whether the product
+    the 503 page, the maintenance map, the bypass ACL and secret, the page's status document
+    and the Lua task that keeps it in HAProxy's memory. Applied whether the product
     renders haproxy.cfg or another tool does (haproxy:manage_config: false). -#}
 {%- from "haproxy_maint/map.jinja" import haproxy_maint as cfg %}
 {%- set haproxy = cfg.haproxy %}
@@ -11,7 +12,7 @@ haproxy-visitor-dirs:
       - {{ haproxy.errors_dir }}
       {#- The visitor's files (one folder by default): each folder once. #}
       {%- set visitor_dirs = [] %}
-      {%- for path in [visitor.map_file, visitor.paths_map_file, visitor.bypass_file, visitor.bypass.secret_file] %}
+      {%- for path in [visitor.map_file, visitor.paths_map_file, visitor.bypass_file, visitor.bypass.secret_file, visitor.status_file, visitor.status_map_file, visitor.lua_file] %}
       {%- do visitor_dirs.append(salt["file.dirname"](path)) %}
       {%- endfor %}
       {%- for path in visitor_dirs | unique %}
@@ -39,6 +40,7 @@ haproxy-visitor-files:
       - {{ visitor.map_file }}
       - {{ visitor.paths_map_file }}
       - {{ visitor.bypass_file }}
+      - {{ visitor.status_map_file }}
     - replace: False
     - mode: "0644"
     - require:
@@ -51,5 +53,27 @@ haproxy-bypass-secret:
     - contents: {{ (visitor.bypass.secret ~ "\n" if visitor.bypass.secret else "") | json }}
     - mode: "0600"
     - show_changes: False
+    - require:
+      - file: haproxy-visitor-dirs
+
+# The status document as HAProxy's Lua task reads it (haproxy_maint rewrites it at every
+# start and stop, as page:root's maintenance.json): created when missing, never replaced by
+# a highstate.
+haproxy-visitor-status:
+  file.managed:
+    - name: {{ visitor.status_file }}
+    - contents: {{ {"active": False, "eta": "", "eta_at": "", "maintenance": True, "poll_s": visitor.poll_interval, "reason": ""} | json | json }}
+    - replace: False
+    - mode: "0644"
+    - require:
+      - file: haproxy-visitor-dirs
+
+# HAProxy's Lua task: the status document into the status map, every 50 ms.
+haproxy-maint-lua:
+  file.managed:
+    - name: {{ visitor.lua_file }}
+    - source: salt://haproxy_maint/files/status.lua.jinja
+    - template: jinja
+    - mode: "0644"
     - require:
       - file: haproxy-visitor-dirs

@@ -4,6 +4,7 @@ put into maintenance by haproxy_maint (masterless salt-call) while visitors keep
 stick-table entries."""
 
 import http.client
+import json
 import socket
 import ssl
 import subprocess
@@ -13,10 +14,13 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 from salt.utils.dictupdate import merge
 
+from harness import REPO
 from harness.haproxy import free_port, wait_for
-from harness.sandbox import AppServer
+from harness.sandbox import PAGE_MARK, AppServer
 from tests.functional.routed_site import BYPASS_SECRET, Site, sandbox, site_pillar
 from tests.functional.test_render import HAPROXY
+
+PAGE_DIR = REPO / "salt/haproxy_maint/files/page"
 
 SHOP_HOST = "shop.example.test"
 HTTP_TIMEOUT = 2.0
@@ -156,9 +160,10 @@ def get(port, path="/", host="www.example.test", cookie=None, tls=False, accept=
 
 
 def app_of(answer):
-    """The app server that answered (its name), or "page" for the maintenance page."""
+    """The app server that answered (its name), or "page" for the maintenance page (from
+    HAProxy's memory)."""
     status, _, body = answer
-    if status == 503 and body.startswith("APP sorry"):
+    if status == 503 and PAGE_MARK in body:
         return "page"
     assert status == 200 and body.startswith("APP "), answer
     return body.split()[1]
@@ -358,7 +363,7 @@ def test_path_scoped_maintenance_takes_only_its_paths_down(site, ports):
         assert app_of(get(www, "/checkout", host="api.example.test")) == "api1"
         # The visitor's side: the page's assets and its JSON.
         status, _, body = get(www, "/.maintenance/css/maintenance.css")
-        assert (status, body) == (200, "APP sorry\n")
+        assert (status, body) == (200, (PAGE_DIR / "css/maintenance.css").read_text())
         status, headers, _ = get(www, "/checkout", accept="application/json")
         assert status == 503 and headers["cache-control"] == "no-store"
         # The servers stay READY: they serve the other paths.
@@ -453,7 +458,7 @@ def test_visitor_side_behind_routes_assets_on_every_host_and_bypass_per_backend(
         # The page's status document and assets answer on every host of the frontend.
         for host in ("www.example.test", "api.example.test", "other.example.test"):
             status, _, body = get(www, "/.maintenance/maintenance.json", host=host)
-            assert (status, body) == (200, "APP sorry\n"), host
+            assert status == 200 and json.loads(body)["maintenance"] is True, host
         # The team's bypass reaches each routed backend's own servers.
         assert app_of(get(www, "/shop/basket", bypass=True)) == "shop1"
         assert app_of(get(www, "/checkout/x", bypass=True)) in ("app1", "app2")

@@ -81,7 +81,12 @@ def test_deep_link_under_a_maintained_path_shows_the_page_then_the_app(routed_si
         assert_page_complete(results)
         assert evaluate(browser, session, "location.href") == deep_link
         reason = "document.getElementById('reason').textContent"
-        assert evaluate(browser, session, reason) == "Checkout release"
+        # The page's first poll of its status document runs after the page loaded.
+        wait_for(
+            lambda: evaluate(browser, session, reason) == "Checkout release",
+            START_TIMEOUT,
+            "the reason on the page",
+        )
         # Another path of the same backend is the app's.
         other, _ = load(browser, *VIEWPORTS["desktop"], url=f"{base}/account")
         assert evaluate(browser, other, "document.body.innerText").startswith("APP ")

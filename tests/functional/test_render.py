@@ -1,6 +1,7 @@
 """haproxy.cfg rendered through Salt for every environment passes ``haproxy -c``; a broken
 pillar fails with its key named and leaves the old config in place."""
 
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.converge import salt_call, write_minion_config
+from harness.sandbox import status_dir
 
 ENVIRONMENTS = ("prod", "staging", "dev")
 CONFIG_SLS = "haproxy_maint.haproxy.config"
@@ -20,13 +22,18 @@ def sandbox_pillar(tmp_path):
         "haproxy_maint": {
             "haproxy": {
                 "config_file": str(tmp_path / "etc/haproxy.cfg"),
+                "chroot": "",
                 "errors_dir": str(tmp_path / "errors"),
                 "server_state_file": str(tmp_path / "state/server-state"),
                 "runtime": {"socket": str(tmp_path / "run/admin.sock")},
             },
             "tls": {"pem_source": "", "cert_file": str(tmp_path / "certs/site.pem")},
+            "page": {"root": str(tmp_path / "www"), "user": "root", "group": "root"},
             "visitor": {
                 "map_file": str(tmp_path / "visitor/maintenance.map"),
+                "status_file": str(status_dir(tmp_path) / "status.json"),
+                "status_map_file": str(tmp_path / "visitor/status.map"),
+                "lua_file": str(tmp_path / "haproxy-maint.lua"),
                 "paths_map_file": str(tmp_path / "visitor/paths.map"),
                 "bypass_file": str(tmp_path / "visitor/bypass.acl"),
                 "bypass": {"secret_file": str(tmp_path / "visitor/bypass-secret.acl")},
@@ -91,24 +98,42 @@ def test_haproxy_check_prints_no_warning(rendered, env):
     assert "WARNING" not in check.stdout + check.stderr, check.stdout + check.stderr
 
 
-def test_the_page_is_answered_from_haproxys_cache(rendered):
-    """One cache sized from visitor:cache, used and filled only for requests routed to the
-    page, and the sorry server marked down at its first refused connection."""
-    text = (rendered["prod"][0] / "etc/haproxy.cfg").read_text()
-    assert "cache maintenance-page\n  total-max-size 16\n  max-object-size 1056768\n" in text
-    assert "  max-age 86400\n" in text
+def test_the_page_is_answered_from_haproxys_memory(rendered):
+    """Every file of the page from memory with its digest (a new page changes the config, so
+    the highstate reloads HAProxy), a buffer that holds the largest (the 27,828-byte font),
+    the status document from the Lua task's map, and the sorry server marked down at its
+    first refused connection."""
+    tmp_path = rendered["prod"][0]
+    text = (tmp_path / "etc/haproxy.cfg").read_text()
+    www = tmp_path / "www"
+    assert f"  lua-load {tmp_path}/haproxy-maint.lua\n  # " in text
+    assert "  tune.bufsize 32768\n" in text
     routed = text.count("use-server localhost if maint_any\n")
     assert routed >= 2
-    assert text.count("http-request cache-use maintenance-page if maint_any\n") == routed
-    assert text.count("cache-store maintenance-page if maint_sorry maint_any\n") == routed
-    assert "acl maint_refresh var(txn.maint_age) -m int ge 1\n" in text
+    page = (
+        f'http-request return status 503 content-type "text/html; charset=utf-8" file '
+        f"{www}/index.html hdr Retry-After %[var(txn.maint_retry)] hdr Cache-Control no-store "
+        "if maint_page !maint_prefix !maint_json\n"
+    )
+    assert text.count(page) == routed
+    status = f"%[str(status),map({tmp_path}/visitor/status.map)]"
+    assert text.count(f'content-type application/json lf-string "{status}"') == 2 * routed
+    for path in ("css/maintenance.css", "font/dejavu-sans.woff", "img/maintenance.svg"):
+        file = www / path
+        digest = hashlib.sha256(file.read_bytes()).hexdigest()
+        assert text.count(f"  # {path}: {file.stat().st_size} bytes, sha256 {digest}\n") == routed
+        assert text.count(f" file {file} hdr Cache-Control max-age=60 ") == routed
+    assert 'content-type "font/woff" file' in text
+    assert "maintenance.json hdr" not in text, "the status document comes from the map"
+    assert "cache" not in text.replace("nocache", "")
     assert (
         "maxconn 500 backup check maxqueue 0 observe layer4 error-limit 1 on-error mark-down"
         in text
     )
-    # Every visitor header is set after the response, so cached answers get it too.
-    assert "http-response set-status" not in text
-    assert "http-after-response set-status 503 if maint_answer" in text
+    lua = (tmp_path / "haproxy-maint.lua").read_text()
+    assert f'local STATUS_MAP = "{tmp_path}/visitor/status.map"' in lua
+    status_file = status_dir(tmp_path) / "status.json"
+    assert f'local PATHS = {{ "{status_file}", "{status_file}" }}' in lua
 
 
 def test_prod_has_reference_default_server(rendered):
@@ -276,21 +301,19 @@ def test_bad_frontend_names_key_and_keeps_old_config(rendered, frontend, key):
     assert config.read_bytes() == before
 
 
-@pytest.mark.parametrize(("limit", "refused"), [(1048576, False), (2000, True)])
-def test_a_page_file_over_the_cache_limit_is_refused_naming_the_key(tmp_path, limit, refused):
-    """The shipped index.html is about 4 KB: served from the cache under the default limit,
+@pytest.mark.parametrize(("limit", "refused"), [(65536, False), (2000, True)])
+def test_a_page_file_over_the_memory_limit_is_refused_naming_the_key(tmp_path, limit, refused):
+    """The shipped index.html is about 4 KB: held in memory under the default limit,
     refused by the highstate, with the key that raises the limit, under a 2,000-byte one."""
     pillar = sandbox_pillar(tmp_path)
-    pillar["haproxy_maint"]["page"] = {"root": str(tmp_path / "www"), "user": "root"}
-    pillar["haproxy_maint"]["page"]["group"] = "root"
-    pillar["haproxy_maint"]["visitor"]["cache"] = {"max_object_bytes": limit, "size_mb": 3}
+    pillar["haproxy_maint"]["visitor"]["max_file_bytes"] = limit
     config_dir = write_minion_config(tmp_path / "salt", "lb-dev-1")
     code, result = salt_call(config_dir, "state.sls", "haproxy_maint.page", pillar=pillar)
     size_state = next(ret for ret in result.values() if ret["__id__"] == "maintenance-page-size")
     assert (code != 0) is refused
     assert (size_state["result"] is False) is refused
     if refused:
-        assert "haproxy_maint:visitor:cache:max_object_bytes" in size_state["comment"]
+        assert "haproxy_maint:visitor:max_file_bytes" in size_state["comment"]
         assert "2000 bytes" in size_state["comment"]
     # Never truncated: the page is the shipped file, whole, either way.
     shipped = Path(__file__).resolve().parents[2] / "salt/haproxy_maint/files/page/index.html"

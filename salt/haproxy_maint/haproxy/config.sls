@@ -4,6 +4,7 @@ include:
   - haproxy_maint.haproxy.install
   - haproxy_maint.tls
   - haproxy_maint.visitor
+  - haproxy_maint.page
 
 haproxy-dirs:
   file.directory:
@@ -31,3 +32,5 @@ haproxy-config:
       - file: haproxy-dirs
       - sls: haproxy_maint.visitor
       - sls: haproxy_maint.tls
+      # The page's files are read at render: HAProxy answers them from memory.
+      - sls: haproxy_maint.page

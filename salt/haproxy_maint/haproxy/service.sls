@@ -32,6 +32,7 @@ haproxy-save-server-state:
       - file: haproxy-config
       - file: haproxy-errorfile-503
       - file: haproxy-bypass-secret
+      - file: haproxy-maint-lua
       - sls: haproxy_maint.tls
 
 {%- if haproxy.service.manager == "system" %}
@@ -45,6 +46,7 @@ haproxy-service:
       - file: haproxy-config
       - file: haproxy-errorfile-503
       - file: haproxy-bypass-secret
+      - file: haproxy-maint-lua
       - sls: haproxy_maint.tls
 {%- else %}
 
@@ -77,6 +79,7 @@ haproxy-reload:
       - file: haproxy-config
       - file: haproxy-errorfile-503
       - file: haproxy-bypass-secret
+      - file: haproxy-maint-lua
       - sls: haproxy_maint.tls
     - require:
       - supervisord: haproxy-service

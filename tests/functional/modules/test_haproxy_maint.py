@@ -41,6 +41,7 @@ def lb_loaders(minion_opts, haproxy, tmp_path, **maintenance):
         "haproxy": {
             "runtime": {"socket": haproxy.socket},
             "config_file": str(haproxy.config_path),
+            "chroot": "",
             "server_state_file": haproxy.state_file,
             "backends": {"app": {"servers": servers}},
         },
@@ -48,6 +49,9 @@ def lb_loaders(minion_opts, haproxy, tmp_path, **maintenance):
         "maintenance": {"state_file": str(tmp_path / "desired.json"), **maintenance},
         "visitor": {
             "map_file": str(tmp_path / "visitor/maintenance.map"),
+            "status_file": str(tmp_path / "visitor/status.json"),
+            "status_map_file": str(tmp_path / "visitor/status.map"),
+            "lua_file": str(tmp_path / "haproxy-maint.lua"),
             "bypass_file": str(tmp_path / "visitor/bypass.acl"),
         },
     }

@@ -2,6 +2,8 @@
 through Salt's loaders against real haproxy processes: the reference setup's own config, and
 one shaped like haproxy-formula's output that calls the visitor macros."""
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -84,6 +86,7 @@ def loaders_for(minion_opts, tmp_path, haproxy, sorry_port):
             "haproxy": {
                 "manage_config": False,
                 "config_file": str(haproxy.config_path),
+                "chroot": "",
                 "server_state_file": haproxy.state_file,
                 "errors_dir": str(tmp_path / "errors"),
                 "runtime": {"socket": haproxy.socket},
@@ -93,6 +96,9 @@ def loaders_for(minion_opts, tmp_path, haproxy, sorry_port):
             "maintenance": {"state_file": str(tmp_path / "desired.json"), "not_up_wait": 0},
             "visitor": {
                 "map_file": str(tmp_path / "visitor/maintenance.map"),
+                "status_file": str(tmp_path / "visitor/status.json"),
+                "status_map_file": str(tmp_path / "visitor/status.map"),
+                "lua_file": str(tmp_path / "haproxy-maint.lua"),
                 "bypass_file": str(tmp_path / "visitor/bypass.acl"),
                 "bypass": {"secret_file": str(tmp_path / "visitor/secret.acl")},
             },
@@ -281,10 +287,15 @@ def test_the_formula_config_has_every_part_and_maintenance_outlives_a_reload(for
 
 
 def test_the_docs_example_is_what_its_template_renders(minion_opts, tmp_path):
-    loaders = loaders_with(
-        minion_opts, tmp_path, {"haproxy_maint": {"haproxy": {"manage_config": False}}}
-    )
-    rendered = render(loaders, EXAMPLES / "haproxy.cfg.jinja")
+    """With the defaults, the shipped page in page:root (here a copy, named /var/www in the
+    example)."""
+    www = tmp_path / "www"
+    shutil.copytree(PAGE_DIR, www)
+    pillar = {"haproxy_maint": {"haproxy": {"manage_config": False}, "page": {"root": str(www)}}}
+    loaders = loaders_with(minion_opts, tmp_path, pillar)
+    rendered = render(loaders, EXAMPLES / "haproxy.cfg.jinja").replace(str(www), "/var/www")
+    if os.environ.get("REGENERATE_EXAMPLES"):  # after a change of the macros or the page
+        (EXAMPLES / "haproxy.cfg").write_text(rendered)
     assert rendered == (EXAMPLES / "haproxy.cfg").read_text()
     assert "server localhost 127.0.0.1:8080 maxconn 500 backup\n" in rendered
     assert "use_backend www:bypass if maint_on maint_bypass" in rendered

@@ -26,6 +26,7 @@ def lb(minion_opts, haproxy, tmp_path):
             "haproxy": {
                 "runtime": {"socket": haproxy.socket},
                 "config_file": str(haproxy.config_path),
+                "chroot": "",
                 "server_state_file": haproxy.state_file,
                 "backends": {"app": {"servers": BACKENDS["app"]}},
             },
@@ -33,6 +34,9 @@ def lb(minion_opts, haproxy, tmp_path):
             "maintenance": {"state_file": str(record)},
             "visitor": {
                 "map_file": str(tmp_path / "visitor/maintenance.map"),
+                "status_file": str(tmp_path / "visitor/status.json"),
+                "status_map_file": str(tmp_path / "visitor/status.map"),
+                "lua_file": str(tmp_path / "haproxy-maint.lua"),
                 "paths_map_file": str(tmp_path / "visitor/paths.map"),
                 "bypass_file": str(tmp_path / "visitor/bypass.acl"),
             },

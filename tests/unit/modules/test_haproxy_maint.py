@@ -114,11 +114,15 @@ def pillar(tmp_path):
                 "raw": backend(9020, sorry=False),
             },
             "config_file": str(tmp_path / "haproxy.cfg"),
+            "chroot": "",
         },
         "page": {"root": str(tmp_path / "www")},
         "maintenance": {"state_file": str(tmp_path / "desired.json"), "not_up_wait": 0},
         "visitor": {
             "map_file": str(tmp_path / "visitor/maintenance.map"),
+            "status_file": str(tmp_path / "visitor/status.json"),
+            "status_map_file": str(tmp_path / "visitor/status.map"),
+            "lua_file": str(tmp_path / "haproxy-maint.lua"),
             "paths_map_file": str(tmp_path / "visitor/paths.map"),
             "bypass_file": str(tmp_path / "visitor/bypass.acl"),
             "bypass": {"secret": SECRET},
@@ -486,6 +490,7 @@ def own_config(runtime, pillar):
     """The LB's pillar names no backend; the running HAProxy has app with the sorry server as
     backup (127.0.0.1:8080, the default) and api with a backup elsewhere."""
     pillar["haproxy"] = {"manage_config": False, "config_file": pillar["haproxy"]["config_file"]}
+    pillar["haproxy"]["chroot"] = ""
     for backend, servers in runtime.servers.items():
         for name, info in servers.items():
             info["address"] = "127.0.0.1:8080" if backend == "app" else f"127.0.0.1:{len(name)}"

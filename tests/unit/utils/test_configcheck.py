@@ -27,6 +27,7 @@ global
     stats socket /run/haproxy/admin.sock mode 660 level admin
     server-state-base /var/lib/haproxy
     server-state-file server-state   # relative to server-state-base
+    lua-load /etc/haproxy/haproxy-maint.lua
 defaults
     load-server-state-from-file global
 """
@@ -59,6 +60,7 @@ def test_a_config_with_every_part_is_complete():
             "state_file",
         ),
         (COMPLETE, {"cli_level": "operator\n"}, "admin_socket"),
+        (COMPLETE.replace("lua-load", "# lua-load"), {}, "page_memory"),
         (COMPLETE, {"loaded": set()}, "visitor"),
         (COMPLETE, {"live": {"static": LIVE["static"]}}, "sorry_backup"),
     ],

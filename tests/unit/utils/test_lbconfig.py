@@ -176,9 +176,11 @@ def test_lb_config_refuses_a_pillar_that_is_not_a_mapping():
         ({"visitor__map_file": "maintenance.map"}, "visitor:map_file"),
         ({"visitor__retry_after": "300"}, "visitor:retry_after"),
         ({"visitor__poll_interval": 0}, "visitor:poll_interval"),
-        ({"visitor__cache__max_age": 0}, "visitor:cache:max_age"),
-        ({"visitor__cache__max_object_bytes": 1.5}, "visitor:cache:max_object_bytes"),
-        ({"visitor__cache__size_mb": 1}, "visitor:cache:size_mb"),
+        ({"visitor__max_file_bytes": 0}, "visitor:max_file_bytes"),
+        ({"visitor__max_file_bytes": 1.5}, "visitor:max_file_bytes"),
+        ({"visitor__max_file_bytes": 2 * 1048576}, "visitor:max_file_bytes"),
+        ({"visitor__status_file": "status.json"}, "visitor:status_file"),
+        ({"visitor__lua_file": "haproxy-maint.lua"}, "visitor:lua_file"),
         ({"sorry_server__maxqueue": -1}, "sorry_server:maxqueue"),
     ],
 )
@@ -187,11 +189,14 @@ def test_bad_visitor_key_is_named(changes, key):
         lbconfig.validate(dev_with(**changes))
 
 
-def test_page_cache_that_holds_two_objects_passes():
+def test_status_file_outside_the_chroot_is_refused():
+    """HAProxy's Lua task reads the status document after HAProxy entered its chroot."""
+    with pytest.raises(SaltInvocationError, match="visitor:status_file: must be inside"):
+        lbconfig.validate(dev_with(visitor__status_file="/var/www/status.json"))
     config = lbconfig.validate(
-        dev_with(visitor__cache__max_object_bytes=65536, visitor__cache__size_mb=1)
+        dev_with(haproxy__chroot="", visitor__status_file="/var/www/status.json")
     )
-    assert config["visitor"]["cache"]["size_mb"] == 1
+    assert config["visitor"]["status_file"] == "/var/www/status.json"
 
 
 def test_backend_named_like_a_bypass_backend_is_refused():
