@@ -30,8 +30,6 @@ import argparse
 import base64
 import json
 import os
-import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -42,20 +40,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.wrk_load import FULL_PAGE_SCRIPT, WRK, full_share, wrk
 from harness.converge import salt_call, write_minion_config
 from harness.haproxy import HAPROXY, free_port, stop_pid, wait_for
 from harness.sandbox import PAGE_MARK, http_get
 
 REPO = Path(__file__).resolve().parents[1]
-WRK = "wrk"
 SORRY_SERVER = REPO / "node_modules/.bin/http-server"
 STATE_SLS = "haproxy_maint.haproxy.config,haproxy_maint.page"
 MAXCONN = 4096
 CONNECTIONS = (16, 64, 256, 1200, MAXCONN)
 RATIO_CONNECTIONS = 64
 FULL_PAGE_CONNECTIONS = 1200
-WRK_THREADS = 2
-WRK_TIMEOUT = "5s"
 DEFAULT_DURATION = 3
 DEFAULT_ROUNDS = 3
 START_TIMEOUT = 15.0
@@ -63,8 +59,6 @@ TARGET_RATIO = 0.8
 # A page of real size: inline CSS and an inline image, about 60 KB.
 BIG_PAGE_CSS_RULES = 400
 BIG_PAGE_IMAGE_BYTES = 42_000
-# Open files for wrk: one per connection, and some.
-WRK_NOFILE = MAXCONN * 2 + 1024
 SETUPS = ("product", "limit", "reference")
 PROTOCOLS = ("http", "https")
 # The other answers of the page: (name, product path, Accept, file under the page root).
@@ -78,26 +72,6 @@ CONTENT_TYPES = {
     ".json": "application/json",
     ".css": "text/css",
 }
-
-# wrk counts the whole pages (size and heading) and the rest; the main thread adds them up.
-FULL_PAGE_SCRIPT = """\
-local expected = tonumber(os.getenv("PAGE_BYTES"))
-local mark = os.getenv("PAGE_MARK")
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function init(args) full = 0; other = 0 end
-function response(status, headers, body)
-  if #body == expected and string.find(body, mark, 1, true) then full = full + 1
-  else other = other + 1 end
-end
-function done(summary, latency, requests)
-  local f, o = 0, 0
-  for _, t in ipairs(threads) do f = f + t:get("full"); o = o + t:get("other") end
-  local e = summary.errors
-  io.write(string.format("PAGES full=%d other=%d errors=%d\\n", f, o,
-    e.connect + e.read + e.write + e.timeout))
-end
-"""
 
 LIMIT_CONFIG = """\
 global
@@ -261,44 +235,6 @@ class Bench:
 # --- measuring -------------------------------------------------------------------------------
 
 
-def _raise_nofile():
-    resource.setrlimit(resource.RLIMIT_NOFILE, (WRK_NOFILE, WRK_NOFILE))
-
-
-def _seconds(text):
-    value, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()
-    return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
-
-
-def wrk(url, connections, duration, accept="", script=None, env=None):
-    """One wrk run: ``{rps, p99_ms, full, other, errors}`` (the last three with ``script``)."""
-    command = [WRK, f"-t{min(WRK_THREADS, connections)}", f"-c{connections}"]
-    command += [f"-d{duration}s", f"--timeout={WRK_TIMEOUT}", "--latency"]
-    if accept:
-        command += ["-H", f"Accept: {accept}"]
-    if script:
-        command += ["-s", str(script)]
-    proc = subprocess.run(
-        [*command, url],
-        capture_output=True,
-        text=True,
-        check=True,
-        preexec_fn=_raise_nofile,
-        env={**os.environ, **(env or {})},
-    )
-    out = proc.stdout
-    figures = {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p99_ms": round(1000 * _seconds(re.search(r"\s99%\s+(\S+)", out).group(1)), 2),
-    }
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    figures["socket_errors"] = sum(int(n) for n in errors.groups()) if errors else 0
-    pages = re.search(r"PAGES full=(\d+) other=(\d+) errors=(\d+)", out)
-    if pages:
-        figures.update(zip(("full", "other", "errors"), map(int, pages.groups()), strict=True))
-    return figures
-
-
 def ratio_pairs(bench, setup, protocol, duration, rounds, path="/", limit_path="/", accept=""):
     """Back-to-back pairs (limit, then ``setup``) at 64 connections; the median ratio."""
     pairs = []
@@ -338,11 +274,6 @@ def big_page(www):
         """)
     (www / "index.html").write_text(html)
     return len(html.encode())
-
-
-def full_share(point):
-    answers = point["full"] + point["other"] + point["errors"]
-    return f"{point['full']}/{answers}"
 
 
 def report_line(protocol, setup, figures):
