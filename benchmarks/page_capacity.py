@@ -9,7 +9,10 @@ in the same run (issue 19):
   maintenance (the maintenance map loaded at start), the page deployed by the page SLS, and
   the npm sorry server on its port, started with the command line supervisord runs.
 - ``limit``: a second haproxy answering the same files with ``http-request return ... file``
-  (HAProxy's own speed for a file it holds in memory), with the same TLS certificate.
+  (HAProxy's own speed for a file it holds in memory), with the same TLS certificate and the
+  ``tune.bufsize`` of the product's rendered haproxy.cfg (none when it sets none). HAProxy
+  refuses such a file larger than its buffer: the limit leaves it out, and that answer is
+  measured through the product alone, the line saying why.
 - ``reference``: the seed's setup: the reference ``default-server`` line, the app server in
   MAINT and the same sorry server as a plain ``backup``, no rules.
 
@@ -30,6 +33,7 @@ import argparse
 import base64
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -56,6 +60,10 @@ DEFAULT_DURATION = 3
 DEFAULT_ROUNDS = 3
 START_TIMEOUT = 15.0
 TARGET_RATIO = 0.8
+# HAProxy's tune.bufsize when the config sets none; it refuses to start with an
+# ``http-request return ... file`` larger than the buffer.
+HAPROXY_BUFSIZE = 16384
+TUNE_BUFSIZE = re.compile(r"^\s*tune\.bufsize\s+(\d+)\s*$", re.MULTILINE)
 # A page of real size: inline CSS and an inline image, about 60 KB.
 BIG_PAGE_CSS_RULES = 400
 BIG_PAGE_IMAGE_BYTES = 42_000
@@ -194,7 +202,26 @@ class Bench:
         url = f"http://127.0.0.1:{self.ports['sorry']}/"
         wait_for(lambda: http_get(url)[0] == 200, START_TIMEOUT, "the sorry server")
 
-    def limit_config(self, pem, files, bufsize=None):
+    def start_limit(self, pem, files):
+        """(Re)start the limit with the ``tune.bufsize`` of the product's rendered haproxy.cfg
+        (none when it sets none), answering each of ``files`` (``[(path, file)]``) with
+        ``http-request return``. A file larger than that buffer is left out (HAProxy would
+        refuse to start); returns ``{path: why}`` for those."""
+        if "limit" in self.procs:
+            self.stop("limit")
+        bufsize = rendered_bufsize(self.root / "haproxy.cfg")
+        buffer = bufsize or HAPROXY_BUFSIZE
+        held, left_out = [], {}
+        for path, name in files:
+            size = (self.www / name).stat().st_size
+            if size <= buffer:
+                held.append((path, name))
+            else:
+                left_out[path] = f"the limit cannot hold {name}: {size} B > tune.bufsize {buffer}"
+        self.start_haproxy("limit", self.limit_config(pem, held, bufsize))
+        return left_out
+
+    def limit_config(self, pem, files, bufsize):
         """``http-request return`` of each file: ``files`` is ``[(path, file)]``."""
         returns = []
         for path, name in files:
@@ -232,22 +259,42 @@ class Bench:
         return f"{protocol}://127.0.0.1:{self.ports[f'{setup}_{protocol}']}{path}"
 
 
+def rendered_bufsize(config):
+    """The ``tune.bufsize`` of haproxy.cfg at ``config``; None when it sets none."""
+    match = TUNE_BUFSIZE.search(config.read_text()) if config.exists() else None
+    return int(match.group(1)) if match else None
+
+
 # --- measuring -------------------------------------------------------------------------------
 
 
-def ratio_pairs(bench, setup, protocol, duration, rounds, path="/", limit_path="/", accept=""):
-    """Back-to-back pairs (limit, then ``setup``) at 64 connections; the median ratio."""
+def ratio_pairs(
+    bench, setup, protocol, duration, rounds, path="/", limit_path="/", accept="", no_limit=None
+):
+    """Back-to-back pairs (limit, then ``setup``) at 64 connections; the median ratio. With
+    ``no_limit`` (why the limit cannot answer), ``setup`` alone and no ratio."""
     pairs = []
     for _ in range(rounds):
-        limit = wrk(bench.url("limit", protocol, limit_path), RATIO_CONNECTIONS, duration)
+        limit = None
+        if not no_limit:
+            limit = wrk(bench.url("limit", protocol, limit_path), RATIO_CONNECTIONS, duration)
         ours = wrk(bench.url(setup, protocol, path), RATIO_CONNECTIONS, duration, accept)
-        pairs.append((ours["rps"], limit["rps"]))
+        pairs.append((ours["rps"], limit and limit["rps"]))
+    figures = {"rps": statistics.median(p[0] for p in pairs), "pairs": pairs}
+    if no_limit:
+        return {**figures, "limit_rps": None, "ratio": None, "no_limit": no_limit}
     return {
-        "rps": statistics.median(p[0] for p in pairs),
+        **figures,
         "limit_rps": statistics.median(p[1] for p in pairs),
         "ratio": round(statistics.median(p[0] / p[1] for p in pairs), 3),
-        "pairs": pairs,
     }
+
+
+def versus_limit(figures):
+    """``limit_rps=... ratio=...`` of a line; why not, where the limit cannot answer."""
+    if figures["ratio"] is None:
+        return f"limit_rps=- ratio=- ({figures['no_limit']})"
+    return f"limit_rps={figures['limit_rps']:.0f} ratio={figures['ratio']:.2f}"
 
 
 def curve(bench, setup, protocol, duration, script, page_bytes, levels):
@@ -291,12 +338,13 @@ def run(bench, args):
     files = [("/", "index.html")] + [(f"/{kind}", name) for kind, _p, _a, name in KINDS]
     bench.start_sorry_server()
     bench.start_haproxy("product")
-    bench.start_haproxy("limit", bench.limit_config(pem, files))
+    left_out = bench.start_limit(pem, files)
     bench.start_haproxy("reference", bench.reference_config(pem))
     script = bench.root / "full_pages.lua"
     script.write_text(FULL_PAGE_SCRIPT)
     levels = sorted({*args.connections, FULL_PAGE_CONNECTIONS})
     results = {"page_bytes": page_bytes, "maxconn": MAXCONN, "duration_s": args.duration}
+    results["limit_bufsize"] = rendered_bufsize(bench.root / "haproxy.cfg")
     for protocol in PROTOCOLS:
         for setup in ("product", "reference"):
             figures = ratio_pairs(bench, setup, protocol, args.duration, args.rounds)
@@ -310,32 +358,37 @@ def run(bench, args):
         }
     for kind, path, accept, _name in KINDS:
         figures = ratio_pairs(
-            bench, "product", "http", args.duration, args.rounds, path, f"/{kind}", accept
+            bench,
+            "product",
+            "http",
+            args.duration,
+            args.rounds,
+            path=path,
+            limit_path=f"/{kind}",
+            accept=accept,
+            no_limit=left_out.get(f"/{kind}"),
         )
         results[f"http_product_{kind}"] = figures
-        print(
-            f"http  product   {kind}_rps={figures['rps']:.0f} "
-            f"limit_rps={figures['limit_rps']:.0f} ratio={figures['ratio']:.2f}"
-        )
+        print(f"http  product   {kind}_rps={figures['rps']:.0f} {versus_limit(figures)}")
     results["big_page"] = measure_big_page(bench, pem, args)
     return results
 
 
 def measure_big_page(bench, pem, args):
-    """The product and ``http-request return`` with a 60 KB page (the limit needs a larger
-    tune.bufsize to hold it; the product's cache does not)."""
+    """The product and ``http-request return`` with a 60 KB page, the limit with the
+    product's tune.bufsize."""
     size = big_page(bench.www)
-    bench.stop("limit")
-    bufsize = 2 * size
-    bench.start_haproxy("limit", bench.limit_config(pem, [("/", "index.html")], bufsize))
-    figures = ratio_pairs(bench, "product", "http", args.duration, args.rounds)
+    left_out = bench.start_limit(pem, [("/", "index.html")])
+    figures = ratio_pairs(
+        bench, "product", "http", args.duration, args.rounds, no_limit=left_out.get("/")
+    )
     script = bench.root / "full_pages.lua"
     env = {"PAGE_BYTES": str(size), "PAGE_MARK": PAGE_MARK}
     at = wrk(bench.url("product", "http"), FULL_PAGE_CONNECTIONS, args.duration, "", script, env)
     figures.update(page_bytes=size, at_1200=at)
     print(
-        f"http  product   page_60k_rps={figures['rps']:.0f} limit_rps={figures['limit_rps']:.0f}"
-        f" ratio={figures['ratio']:.2f} page_bytes={size} full_pages_at_1200={full_share(at)}"
+        f"http  product   page_60k_rps={figures['rps']:.0f} page_bytes={size}"
+        f" full_pages_at_1200={full_share(at)} {versus_limit(figures)}"
     )
     return figures
 

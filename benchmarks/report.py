@@ -180,6 +180,13 @@ def page_plot(page, path):
     plt.close(fig)
 
 
+def versus_limit(figures):
+    """The limit req/s and ratio cells; dashes where the limit could not answer."""
+    if figures["ratio"] is None:
+        return "- | -"
+    return f"{figures['limit_rps']:.0f} | {figures['ratio']:.2f}"
+
+
 def page_section(page, static):
     """The report's part for benchmarks/page_capacity.py (page.json), plot included."""
     page_plot(page, static / "page.png")
@@ -214,14 +221,11 @@ def page_section(page, static):
             )
     for kind in ("json", "status", "asset"):
         f = page[f"http_product_{kind}"]
-        lines.append(
-            f"| http | product, {kind} | {f['rps']:.0f} | {f['limit_rps']:.0f} |"
-            f" {f['ratio']:.2f} | - | - | - |"
-        )
+        lines.append(f"| http | product, {kind} | {f['rps']:.0f} | {versus_limit(f)} | - | - | - |")
     big = page["big_page"]
     lines += [
         f"| http | product, {big['page_bytes']} B page | {big['rps']:.0f} |"
-        f" {big['limit_rps']:.0f} | {big['ratio']:.2f} | {big['at_1200']['full']}/"
+        f" {versus_limit(big)} | {big['at_1200']['full']}/"
         f"{big['at_1200']['full'] + big['at_1200']['other'] + big['at_1200']['errors']} | - |"
         f" {big['at_1200']['p99_ms']:.0f} |",
         "",
