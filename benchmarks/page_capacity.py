@@ -19,14 +19,20 @@ in the same run (issue 19):
 For HTTP and HTTPS (keep-alive), ``wrk`` runs ``--duration`` seconds per point. The ratio is
 the median of ``--rounds`` back-to-back pairs (limit, then the setup) at 64 connections; at
 1,200 connections and at the LB's ``maxconn`` a wrk script counts every answer that is the
-whole page (its exact size and heading) and every connection error. Also measured at 64
-connections: the JSON answer, the status document and an asset, each against ``http-request
-return`` of the same file, and a 60 KB page (inline CSS and image).
+whole page (its exact size and heading) and every connection error.
+
+The other answers, over HTTP and HTTPS at 64 connections, each in pairs against the limit
+answering the same path with the same file: the JSON answer (``Accept: application/json``),
+the status document, the stylesheet (``asset``) and the largest file shipped, the font
+(``asset_font``, 27 KB: over HAProxy's default buffer). wrk counts any answer, so one request
+to each side first records its status and size; a line says so where one is not the whole
+file. Then a 60 KB page (inline CSS and image).
 
 Prints, per protocol and setup: ``page_rps limit_rps ratio full_pages_at_1200 p99_ms`` (p99 at
-1,200 connections). The target (ratio >= 0.8, every answer a whole page at 1,200 and at
-maxconn) is printed beside the figures, never asserted. ``--json`` keeps every point for
-benchmarks/report.py, which plots req/s and p99 against connections.
+1,200 connections); per protocol and kind: ``<kind>_rps limit_rps ratio``. The target (ratio
+>= 0.8, every answer a whole page at 1,200 and at maxconn) is printed beside the figures,
+never asserted. ``--json`` keeps every point for benchmarks/report.py, which plots req/s and
+p99 against connections.
 """
 
 import argparse
@@ -47,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.wrk_load import FULL_PAGE_SCRIPT, WRK, full_share, wrk
 from harness.converge import salt_call, write_minion_config
 from harness.haproxy import HAPROXY, free_port, stop_pid, wait_for
-from harness.sandbox import PAGE_MARK, http_get
+from harness.sandbox import PAGE_MARK, http_get, http_request
 
 REPO = Path(__file__).resolve().parents[1]
 SORRY_SERVER = REPO / "node_modules/.bin/http-server"
@@ -69,16 +75,20 @@ BIG_PAGE_CSS_RULES = 400
 BIG_PAGE_IMAGE_BYTES = 42_000
 SETUPS = ("product", "limit", "reference")
 PROTOCOLS = ("http", "https")
-# The other answers of the page: (name, product path, Accept, file under the page root).
+# The other answers of the page: (name, path, Accept, file under the page root). The limit
+# answers the same path with the same file; the font is the largest file shipped.
 KINDS = (
     ("json", "/api/v1/orders", "application/json", "maintenance.json"),
     ("status", "/.maintenance/maintenance.json", "", "maintenance.json"),
     ("asset", "/.maintenance/css/maintenance.css", "", "css/maintenance.css"),
+    ("asset_font", "/.maintenance/font/dejavu-sans.woff", "", "font/dejavu-sans.woff"),
 )
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".json": "application/json",
     ".css": "text/css",
+    ".woff": "font/woff",
+    ".svg": "image/svg+xml",
 }
 
 LIMIT_CONFIG = """\
@@ -251,6 +261,16 @@ class Bench:
             sorry=self.ports["sorry"],
         )
 
+    def answers(self, protocol, path, accept, setups):
+        """``{setup: {status, bytes}}`` of one request for ``path`` to each of ``setups``
+        (bytes from Content-Length, -1 without): wrk counts any answer, these show which."""
+        headers = {"Accept": accept} if accept else {}
+        found = {}
+        for setup in setups:
+            status, got, _body = http_request(self.url(setup, protocol, path), headers=headers)
+            found[setup] = {"status": status, "bytes": int(got.get("content-length", -1))}
+        return found
+
     def stop(self, name=None):
         for key in [name] if name else list(self.procs):
             stop_pid(self.procs.pop(key))
@@ -268,16 +288,14 @@ def rendered_bufsize(config):
 # --- measuring -------------------------------------------------------------------------------
 
 
-def ratio_pairs(
-    bench, setup, protocol, duration, rounds, path="/", limit_path="/", accept="", no_limit=None
-):
-    """Back-to-back pairs (limit, then ``setup``) at 64 connections; the median ratio. With
-    ``no_limit`` (why the limit cannot answer), ``setup`` alone and no ratio."""
+def ratio_pairs(bench, setup, protocol, duration, rounds, path="/", accept="", no_limit=None):
+    """Back-to-back pairs (limit, then ``setup``) at 64 connections, both asked ``path``; the
+    median ratio. With ``no_limit`` (why the limit cannot answer), ``setup`` alone."""
     pairs = []
     for _ in range(rounds):
         limit = None
         if not no_limit:
-            limit = wrk(bench.url("limit", protocol, limit_path), RATIO_CONNECTIONS, duration)
+            limit = wrk(bench.url("limit", protocol, path), RATIO_CONNECTIONS, duration, accept)
         ours = wrk(bench.url(setup, protocol, path), RATIO_CONNECTIONS, duration, accept)
         pairs.append((ours["rps"], limit and limit["rps"]))
     figures = {"rps": statistics.median(p[0] for p in pairs), "pairs": pairs}
@@ -323,6 +341,18 @@ def big_page(www):
     return len(html.encode())
 
 
+def kind_line(protocol, kind, figures):
+    """One line per protocol and kind; a note where an answer is not the whole file."""
+    line = f"{protocol:5} product   {kind}_rps={figures['rps']:.0f} {versus_limit(figures)}"
+    size = figures["file_bytes"]
+    wrong = [
+        f"{setup} answered {answer['status']} with {answer['bytes']} B"
+        for setup, answer in figures["answers"].items()
+        if answer["bytes"] != size
+    ]
+    return line + (f" (not the file's {size} B: {'; '.join(wrong)})" if wrong else "")
+
+
 def report_line(protocol, setup, figures):
     at = figures["curve"][FULL_PAGE_CONNECTIONS]
     return (
@@ -335,7 +365,7 @@ def report_line(protocol, setup, figures):
 def run(bench, args):
     pem = bench.render()
     page_bytes = (bench.www / "index.html").stat().st_size
-    files = [("/", "index.html")] + [(f"/{kind}", name) for kind, _p, _a, name in KINDS]
+    files = [("/", "index.html")] + [(path, name) for _kind, path, _a, name in KINDS]
     bench.start_sorry_server()
     bench.start_haproxy("product")
     left_out = bench.start_limit(pem, files)
@@ -356,20 +386,23 @@ def run(bench, args):
         results[f"{protocol}_limit"] = {
             "curve": curve(bench, "limit", protocol, args.duration, script, page_bytes, levels)
         }
-    for kind, path, accept, _name in KINDS:
-        figures = ratio_pairs(
-            bench,
-            "product",
-            "http",
-            args.duration,
-            args.rounds,
-            path=path,
-            limit_path=f"/{kind}",
-            accept=accept,
-            no_limit=left_out.get(f"/{kind}"),
-        )
-        results[f"http_product_{kind}"] = figures
-        print(f"http  product   {kind}_rps={figures['rps']:.0f} {versus_limit(figures)}")
+    for protocol in PROTOCOLS:
+        for kind, path, accept, name in KINDS:
+            figures = ratio_pairs(
+                bench,
+                "product",
+                protocol,
+                args.duration,
+                args.rounds,
+                path=path,
+                accept=accept,
+                no_limit=left_out.get(path),
+            )
+            setups = ("product",) if path in left_out else ("product", "limit")
+            figures["answers"] = bench.answers(protocol, path, accept, setups)
+            figures["file_bytes"] = (bench.www / name).stat().st_size
+            results[f"{protocol}_product_{kind}"] = figures
+            print(kind_line(protocol, kind, figures), flush=True)
     results["big_page"] = measure_big_page(bench, pem, args)
     return results
 

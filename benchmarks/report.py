@@ -150,6 +150,8 @@ def runtime_plot(runtime, path):
 
 
 PAGE_SETUPS = (("product", "tab:green"), ("limit", "tab:blue"), ("reference", "tab:gray"))
+# The other answers of the page, as page_capacity.py names them.
+PAGE_KINDS = ("json", "status", "asset", "asset_font")
 TARGET_PAGE_RATIO = 0.8
 
 
@@ -219,9 +221,14 @@ def page_section(page, static):
                 f" {f['ratio']:.2f} | {whole(curve['1200'])} |"
                 f" {whole(at_max) if at_max else '-'} | {curve['1200']['p99_ms']:.0f} |"
             )
-    for kind in ("json", "status", "asset"):
-        f = page[f"http_product_{kind}"]
-        lines.append(f"| http | product, {kind} | {f['rps']:.0f} | {versus_limit(f)} | - | - | - |")
+    for protocol in ("http", "https"):
+        for kind in PAGE_KINDS:
+            f = page.get(f"{protocol}_product_{kind}")
+            if f:
+                lines.append(
+                    f"| {protocol} | product, {kind} | {f['rps']:.0f} | {versus_limit(f)} |"
+                    " - | - | - |"
+                )
     big = page["big_page"]
     lines += [
         f"| http | product, {big['page_bytes']} B page | {big['rps']:.0f} |"
