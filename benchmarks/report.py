@@ -198,8 +198,11 @@ def page_section(page, static):
         "benchmarks/page_capacity.py: the page through the product (HAProxy's cache in front",
         "of the sorry server), `limit` (a second haproxy answering the same file with",
         "`http-request return`) and `reference` (the seed: the sorry server as a plain",
-        f"backup), wrk for {page['duration_s']} s per point. The ratio is the median of",
-        "back-to-back pairs at 64 connections; whole pages are counted at 1,200 connections",
+        f"backup), wrk for {page['duration_s']} s per point, and for",
+        f"{page['tls_burst_duration_s']} s over HTTPS from 1,200 connections (every connection's",
+        "TLS handshake comes first; that req/s includes the handshake rush, the whole-page",
+        "counts are the figures to read there). The ratio is the median of back-to-back pairs",
+        "at 64 connections; whole pages are counted at 1,200 connections and at `maxconn`",
         f"(target: ratio >= {TARGET_PAGE_RATIO}, every answer a whole page).",
         "",
         "| protocol | setup | page req/s | limit req/s | ratio | whole pages at 1,200 |"
