@@ -35,7 +35,14 @@ answering the same path with the same file: the JSON answer (``Accept: applicati
 the status document, the stylesheet (``asset``) and the largest file shipped, the font
 (``asset_font``, 27 KB: over HAProxy's default buffer). wrk counts any answer, so one request
 to each side first records its status and size; a line says so where one is not the whole
-file. Then a 60 KB page (inline CSS and image).
+file.
+
+Last, a 60 KB page (inline CSS and an image), deployed as an operator deploys a page of their
+own: an archive in ``page:archive``, the same state run, then the product haproxy restarted
+(HAProxy may read the page's files at start, and a page over its buffer needs another
+``tune.bufsize``), and the limit restarted with the bufsize of the re-rendered config. When
+the state run refuses the page (too large for the product's limits), that refusal is printed
+as the result.
 
 Prints, per protocol and setup: ``page_rps limit_rps ratio full_pages_at_1200 p99_ms`` (p99 at
 1,200 connections); per protocol and kind: ``<kind>_rps limit_rps ratio``. The target (ratio
@@ -46,6 +53,8 @@ p99 against connections.
 
 import argparse
 import base64
+import hashlib
+import io
 import json
 import os
 import re
@@ -53,6 +62,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import textwrap
 from pathlib import Path
@@ -60,7 +70,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.wrk_load import FULL_PAGE_SCRIPT, WRK, full_share, wrk
-from harness.converge import salt_call, write_minion_config
+from harness.converge import failed_states, salt_call, write_minion_config
 from harness.haproxy import HAPROXY, free_port, stop_pid, wait_for
 from harness.sandbox import PAGE_MARK, http_get, http_request
 
@@ -154,7 +164,8 @@ class Bench:
 
     # --- setting up ------------------------------------------------------------------------
 
-    def pillar(self):
+    def pillar(self, page_archive=None):
+        """The sandbox pillar; ``page_archive`` (``{source, source_hash}``) as ``page:archive``."""
         d = self.root
         return {
             "haproxy_maint": {
@@ -177,7 +188,12 @@ class Bench:
                     },
                 },
                 "tls": {"cert_file": f"{d}/certs/site.pem"},
-                "page": {"root": str(self.www), "user": "root", "group": "root"},
+                "page": {
+                    "root": str(self.www),
+                    "user": "root",
+                    "group": "root",
+                    "archive": page_archive or {},
+                },
                 "sorry_server": {"port": self.ports["sorry"]},
                 "visitor": {
                     "map_file": f"{d}/visitor/maintenance.map",
@@ -187,14 +203,26 @@ class Bench:
             }
         }
 
-    def render(self):
-        """The product's config and page, through the state tree; maintenance on."""
+    def apply_states(self, page_archive=None):
+        """Render the product's config and page through the state tree, maintenance on;
+        ``{state: why}`` of what failed (empty when everything applied)."""
         config_dir = write_minion_config(self.root / "salt", "lb-bench-1")
-        code, result = salt_call(config_dir, "state.sls", STATE_SLS, pillar=self.pillar())
-        failed = [ret["comment"] for ret in result.values() if ret["result"] is False]
-        if code != 0 or failed:
-            raise SystemExit(f"the state tree did not render the product: {failed or result}")
-        (self.root / "visitor/maintenance.map").write_text("app 0\n")
+        pillar = self.pillar(page_archive)
+        code, result = salt_call(config_dir, "state.sls", STATE_SLS, pillar=pillar)
+        if not isinstance(result, dict):  # the SLS did not render: salt-call lists why
+            return {"render": "; ".join(map(str, result))}
+        failed = failed_states(result)
+        if code != 0 and not failed:
+            failed = {"salt-call": f"exited with {code}"}
+        if not failed:
+            (self.root / "visitor/maintenance.map").write_text("app 0\n")
+        return failed
+
+    def render(self):
+        """The product's config and page as shipped; the TLS certificate's path."""
+        failed = self.apply_states()
+        if failed:
+            raise SystemExit(f"the state tree did not render the product: {failed}")
         # Self-signed: HAProxy finds the key beside it (site.pem.key), in every setup.
         return self.root / "certs/site.pem"
 
@@ -347,19 +375,29 @@ def curve(bench, setup, protocol, args, script, page_bytes, levels):
     return points
 
 
-def big_page(www):
-    """Replace the page with one of about 60 KB (inline CSS, an inline image); its size."""
+def big_page_archive(path):
+    """A page archive as an operator ships one (``page:archive``), at ``path``: its
+    maintenance.html of about 60 KB (inline CSS, an inline image). Returns its pillar."""
+    html = big_page_html().encode()
+    with tarfile.open(path, "w:gz") as tar:
+        info = tarfile.TarInfo("maintenance.html")
+        info.size = len(html)
+        tar.addfile(info, io.BytesIO(html))
+    source_hash = "sha256=" + hashlib.sha256(path.read_bytes()).hexdigest()
+    return {"source": f"file://{path}", "source_hash": source_hash}
+
+
+def big_page_html():
+    """A page of about 60 KB: inline CSS and an inline image."""
     image = base64.b64encode(os.urandom(BIG_PAGE_IMAGE_BYTES)).decode()
     css = "".join(f".r{n} {{ margin: {n % 7}px; }}\n" for n in range(BIG_PAGE_CSS_RULES))
-    html = textwrap.dedent(f"""\
+    return textwrap.dedent(f"""\
         <!doctype html>
         <html lang="en"><head><meta charset="utf-8"><title>Scheduled maintenance</title>
         <style>{css}</style></head>
         <body><h1>We're {PAGE_MARK}</h1>
         <img alt="" src="data:image/png;base64,{image}"></body></html>
         """)
-    (www / "index.html").write_text(html)
-    return len(html.encode())
 
 
 def kind_line(protocol, kind, figures):
@@ -428,9 +466,18 @@ def run(bench, args):
 
 
 def measure_big_page(bench, pem, args):
-    """The product and ``http-request return`` with a 60 KB page, the limit with the
-    product's tune.bufsize."""
-    size = big_page(bench.www)
+    """A 60 KB page deployed as an operator does it (an archive in pillar, the state run,
+    then a restart: HAProxy may read the page at start), through the product and the limit
+    with the re-rendered tune.bufsize; the state run's refusal instead, if it refuses it."""
+    page_archive = big_page_archive(bench.root / "big-page.tar.gz")
+    failed = bench.apply_states(page_archive)
+    if failed:
+        why = "; ".join(f"{state}: {comment}" for state, comment in failed.items())
+        print(f"http  product   page_60k refused by the state run: {why}", flush=True)
+        return {"refused": failed}
+    size = (bench.www / "index.html").stat().st_size
+    bench.stop("product")
+    bench.start_haproxy("product")
     left_out = bench.start_limit(pem, [("/", "index.html")])
     figures = ratio_pairs(
         bench, "product", "http", args.duration, args.rounds, no_limit=left_out.get("/")
@@ -439,6 +486,7 @@ def measure_big_page(bench, pem, args):
     env = {"PAGE_BYTES": str(size), "PAGE_MARK": PAGE_MARK}
     at = wrk(bench.url("product", "http"), FULL_PAGE_CONNECTIONS, args.duration, "", script, env)
     figures.update(page_bytes=size, at_1200=at)
+    figures["limit_bufsize"] = rendered_bufsize(bench.root / "haproxy.cfg")
     print(
         f"http  product   page_60k_rps={figures['rps']:.0f} page_bytes={size}"
         f" full_pages_at_1200={full_share(at)} {versus_limit(figures)}"

@@ -233,15 +233,20 @@ def page_section(page, static):
                     " - | - | - |"
                 )
     big = page["big_page"]
-    lines += [
-        f"| http | product, {big['page_bytes']} B page | {big['rps']:.0f} |"
-        f" {versus_limit(big)} | {big['at_1200']['full']}/"
-        f"{big['at_1200']['full'] + big['at_1200']['other'] + big['at_1200']['errors']} | - |"
-        f" {big['at_1200']['p99_ms']:.0f} |",
-        "",
-        "![page](_static/bench/page.png)",
-        "",
-    ]
+    if "refused" in big:
+        lines.append("| http | product, 60 KB page | refused | - | - | - | - | - |")
+    else:
+        lines.append(
+            f"| http | product, {big['page_bytes']} B page | {big['rps']:.0f} |"
+            f" {versus_limit(big)} | {big['at_1200']['full']}/"
+            f"{big['at_1200']['full'] + big['at_1200']['other'] + big['at_1200']['errors']} | - |"
+            f" {big['at_1200']['p99_ms']:.0f} |"
+        )
+    lines.append("")
+    if "refused" in big:
+        why = "; ".join(f"`{state}`: {comment}" for state, comment in big["refused"].items())
+        lines += [f"The state run refused the 60 KB page: {why}", ""]
+    lines += ["![page](_static/bench/page.png)", ""]
     return lines
 
 
