@@ -11,8 +11,8 @@ in the same run (issue 19):
 - ``limit``: a second haproxy answering the same files with ``http-request return ... file``
   (HAProxy's own speed for a file it holds in memory), with the same TLS certificate and the
   ``tune.bufsize`` of the product's rendered haproxy.cfg (none when it sets none). HAProxy
-  refuses such a file larger than its buffer: the limit leaves it out, and that answer is
-  measured through the product alone, the line saying why.
+  will not start with a ``return`` of a file larger than its buffer: the limit leaves such a
+  file out, and that answer is measured through the product alone, the line saying why.
 - ``reference``: the seed's setup: the reference ``default-server`` line, the app server in
   MAINT and the same sorry server as a plain ``backup``, no rules.
 
@@ -45,9 +45,10 @@ the state run refuses the page (too large for the product's limits), that refusa
 as the result.
 
 Prints, per protocol and setup: ``page_rps limit_rps ratio full_pages_at_1200 p99_ms`` (p99 at
-1,200 connections); per protocol and kind: ``<kind>_rps limit_rps ratio``. The target (ratio
->= 0.8, every answer a whole page at 1,200 and at maxconn) is printed beside the figures,
-never asserted. ``--json`` keeps every point for benchmarks/report.py, which plots req/s and
+1,200 connections); per protocol and kind: ``<kind>_rps limit_rps ratio``; for the 60 KB page:
+``page_60k_rps page_bytes full_pages_at_1200 limit_rps ratio``, or the state run's refusal.
+The target (ratio >= 0.8, every answer a whole page at 1,200 and at maxconn) is printed
+beside the figures, never asserted. ``--json`` keeps every point for benchmarks/report.py, which plots req/s and
 p99 against connections.
 """
 
