@@ -39,7 +39,7 @@ file.
 
 Last, a 60 KB page (inline CSS and an image), deployed as an operator deploys a page of their
 own: an archive in ``page:archive``, the same state run, then the product haproxy restarted
-(HAProxy may read the page's files at start, and a page over its buffer needs another
+(HAProxy reads the page's files at start, and the larger page needs a larger
 ``tune.bufsize``), and the limit restarted with the bufsize of the re-rendered config. When
 the state run refuses the page (too large for the product's limits), that refusal is printed
 as the result.
@@ -48,8 +48,8 @@ Prints, per protocol and setup: ``page_rps limit_rps ratio full_pages_at_1200 p9
 1,200 connections); per protocol and kind: ``<kind>_rps limit_rps ratio``; for the 60 KB page:
 ``page_60k_rps page_bytes full_pages_at_1200 limit_rps ratio``, or the state run's refusal.
 The target (ratio >= 0.8, every answer a whole page at 1,200 and at maxconn) is printed
-beside the figures, never asserted. ``--json`` keeps every point for benchmarks/report.py, which plots req/s and
-p99 against connections.
+beside the figures, never asserted. ``--json`` keeps every point for benchmarks/report.py,
+which plots req/s and p99 against connections.
 """
 
 import argparse
@@ -198,6 +198,10 @@ class Bench:
                 "sorry_server": {"port": self.ports["sorry"]},
                 "visitor": {
                     "map_file": f"{d}/visitor/maintenance.map",
+                    "paths_map_file": f"{d}/visitor/paths.map",
+                    "status_file": f"{d}/visitor/status.json",
+                    "status_map_file": f"{d}/visitor/status.map",
+                    "lua_file": f"{d}/haproxy-maint.lua",
                     "bypass_file": f"{d}/visitor/bypass.acl",
                     "bypass": {"secret_file": f"{d}/visitor/bypass-secret.acl"},
                 },

@@ -42,6 +42,7 @@ def status_dir(key):
     (the sandbox's own folder)."""
     return CHROOT_STATUS_DIRS / hashlib.sha256(str(key).encode()).hexdigest()[:16]
 
+
 SUPERVISORD_CONF = """\
 [unix_http_server]
 file={dir}/supervisor.sock

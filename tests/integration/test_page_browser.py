@@ -29,6 +29,8 @@ pytestmark = [
 
 PAGE = "https://127.0.0.1/"
 PAGE_ROOT = Path("/var/www")
+# The status document as HAProxy reads it (visitor:status_file, the default).
+STATUS_FILE = Path("/var/lib/haproxy/haproxy-maint/status.json")
 ARTIFACTS = REPO / "artifacts"
 ASSET_TYPES = ("Stylesheet", "Font", "Image", "Fetch")
 DEEP_LINK = "https://127.0.0.1/checkout/cart?id=1&step=2"
@@ -139,9 +141,10 @@ def page_served():
 
 @pytest.fixture
 def maintenance_json():
-    """A maintenance.json with markup in it; the one before (if any) is put back after."""
-    path = PAGE_ROOT / "maintenance.json"
-    before = path.read_bytes() if path.exists() else None
+    """A status document with markup in it, where the sorry server and HAProxy read it, and
+    HAProxy serving it; the ones before (if any) are put back after."""
+    paths = (PAGE_ROOT / "maintenance.json", STATUS_FILE)
+    before = {path: path.read_bytes() if path.exists() else None for path in paths}
     state = {
         "maintenance": True,
         "active": True,
@@ -149,12 +152,19 @@ def maintenance_json():
         "eta": "12:30 UTC",
         "poll_s": 60,
     }
-    path.write_text(json.dumps(state))
+    for path in paths:
+        path.write_text(json.dumps(state, separators=(",", ":")) + "\n")
+    wait_for(
+        lambda: state["reason"] in http_get(PAGE + ".maintenance/maintenance.json")[1],
+        PAGE_WAIT,
+        "the status document in HAProxy",
+    )
     yield state
-    if before is None:
-        path.unlink()
-    else:
-        path.write_bytes(before)
+    for path, text in before.items():
+        if text is None:
+            path.unlink()
+        else:
+            path.write_bytes(text)
 
 
 def load(browser, width, height, mobile, url=PAGE):
