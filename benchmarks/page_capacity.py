@@ -96,7 +96,20 @@ TUNE_BUFSIZE = re.compile(r"^\s*tune\.bufsize\s+(\d+)\s*$", re.MULTILINE)
 # A page of real size: inline CSS and an inline image, about 60 KB.
 BIG_PAGE_CSS_RULES = 400
 BIG_PAGE_IMAGE_BYTES = 42_000
-SETUPS = ("product", "limit", "reference")
+SETUPS = ("product", "limit", "bare", "reference")
+# The product's global and defaults lines that the limit leaves out: its runtime socket and
+# state file (the product's own), its Lua task (no part of an answer).
+NOT_SHARED = ("stats socket", "server-state-file", "load-server-state-from-file", "lua-load")
+# The bare limit: HAProxy's return with nothing else (no log, HAProxy's own buffers).
+BARE_SETTINGS = """\
+global
+  maxconn {maxconn}
+{tune}
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 50s
+  timeout server 50s"""
 PROTOCOLS = ("http", "https")
 # The other answers of the page: (name, path, Accept, file under the page root). The limit
 # answers the same path with the same file; the font is the largest file shipped.
@@ -115,14 +128,7 @@ CONTENT_TYPES = {
 }
 
 LIMIT_CONFIG = """\
-global
-  maxconn {maxconn}
-{tune}
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 50s
-  timeout server 50s
+{settings}
 frontend limit
   bind 127.0.0.1:{http}
   bind 127.0.0.1:{https} ssl crt {pem} alpn h2,http/1.1
@@ -257,41 +263,57 @@ class Bench:
         url = f"http://127.0.0.1:{self.ports['sorry']}/"
         wait_for(lambda: http_get(url)[0] == 200, START_TIMEOUT, "the sorry server")
 
-    def start_limit(self, pem, files):
+    def status_answer(self):
+        """The status document as the product answers it (one line, no line break after: its
+        Lua task keeps the JSON object), for the limit to return the same bytes."""
+        path = self.root / "status-answer.json"
+        path.write_text((self.www / "maintenance.json").read_text().strip())
+        return path
+
+    def limit_file(self, name):
+        return self.status_answer() if name == "maintenance.json" else self.www / name
+
+    def start_limit(self, pem, files, name="limit"):
         """(Re)start the limit with the ``tune.bufsize`` of the product's rendered haproxy.cfg
         (none when it sets none), answering each of ``files`` (``[(path, file)]``) with
         ``http-request return``. A file larger than that buffer is left out (HAProxy would
         refuse to start); returns ``{path: why}`` for those."""
-        if "limit" in self.procs:
-            self.stop("limit")
+        if name in self.procs:
+            self.stop(name)
         bufsize = rendered_bufsize(self.root / "haproxy.cfg")
         buffer = bufsize or HAPROXY_BUFSIZE
         held, left_out = [], {}
-        for path, name in files:
-            size = (self.www / name).stat().st_size
+        for path, file in files:
+            size = self.limit_file(file).stat().st_size
             if size <= buffer:
-                held.append((path, name))
+                held.append((path, file))
             else:
-                left_out[path] = f"the limit cannot hold {name}: {size} B > tune.bufsize {buffer}"
-        self.start_haproxy("limit", self.limit_config(pem, held, bufsize))
+                left_out[path] = f"the limit cannot hold {file}: {size} B > tune.bufsize {buffer}"
+        self.start_haproxy(name, self.limit_config(pem, held, bufsize, name))
         return left_out
 
-    def limit_config(self, pem, files, bufsize):
-        """``http-request return`` of each file: ``files`` is ``[(path, file)]``."""
+    def limit_config(self, pem, files, bufsize, name="limit"):
+        """``http-request return`` of each file (``files``: ``[(path, file)]``), with the
+        product's own global and defaults (its log, buffers, timeouts), or, for ``bare``,
+        nothing else."""
         returns = []
         for path, name in files:
             content_type = CONTENT_TYPES[Path(name).suffix]
             status = 200 if path.startswith("/.maintenance/") else 503
             returns.append(
                 f'  http-request return status {status} content-type "{content_type}"'
-                f" file {self.www / name} hdr Retry-After 300 hdr Cache-Control no-store"
+                f" file {self.limit_file(name)} hdr Retry-After 300 hdr Cache-Control no-store"
                 f" if {{ path {path} }}"
             )
+        if name == "bare":
+            tune = f"  tune.bufsize {bufsize}" if bufsize else ""
+            settings = BARE_SETTINGS.format(maxconn=MAXCONN, tune=tune)
+        else:
+            settings = shared_settings((self.root / "haproxy.cfg").read_text())
         return LIMIT_CONFIG.format(
-            maxconn=MAXCONN,
-            tune=f"  tune.bufsize {bufsize}" if bufsize else "",
-            http=self.ports["limit_http"],
-            https=self.ports["limit_https"],
+            settings=settings,
+            http=self.ports[f"{name}_http"],
+            https=self.ports[f"{name}_https"],
             pem=pem,
             returns="\n".join(returns),
         )
@@ -324,6 +346,22 @@ class Bench:
         return f"{protocol}://127.0.0.1:{self.ports[f'{setup}_{protocol}']}{path}"
 
 
+def shared_settings(config):
+    """The global and defaults sections of the product's haproxy.cfg (text), without comments
+    and without the lines of NOT_SHARED."""
+    kept, section = [], None
+    for line in config.splitlines():
+        if line and not line[0].isspace() and not line.startswith("#"):
+            section = line.split()[0]
+            if section in ("global", "defaults"):
+                kept.append(line)
+            continue
+        words = line.split("#", 1)[0].strip()
+        if section in ("global", "defaults") and words and not words.startswith(NOT_SHARED):
+            kept.append(f"  {words}")
+    return "\n".join(kept)
+
+
 def rendered_bufsize(config):
     """The ``tune.bufsize`` of haproxy.cfg at ``config``; None when it sets none."""
     match = TUNE_BUFSIZE.search(config.read_text()) if config.exists() else None
@@ -333,14 +371,18 @@ def rendered_bufsize(config):
 # --- measuring -------------------------------------------------------------------------------
 
 
-def ratio_pairs(bench, setup, protocol, duration, rounds, path="/", accept="", no_limit=None):
-    """Back-to-back pairs (limit, then ``setup``) at 64 connections, both asked ``path``; the
-    median ratio. With ``no_limit`` (why the limit cannot answer), ``setup`` alone."""
+def ratio_pairs(
+    bench, setup, protocol, duration, rounds, path="/", accept="", no_limit=None, against="limit"
+):
+    """Back-to-back pairs (the limit ``against``, then ``setup``) at 64 connections, both
+    asked ``path``; the median ratio. With ``no_limit`` (why the limit cannot answer),
+    ``setup`` alone."""
     pairs = []
     for _ in range(rounds):
         limit = None
         if not no_limit:
-            limit = wrk(bench.url("limit", protocol, path), RATIO_CONNECTIONS, duration, accept)
+            url = bench.url(against, protocol, path)
+            limit = wrk(url, RATIO_CONNECTIONS, duration, accept)
         ours = wrk(bench.url(setup, protocol, path), RATIO_CONNECTIONS, duration, accept)
         pairs.append((ours["rps"], limit and limit["rps"]))
     figures = {"rps": statistics.median(p[0] for p in pairs), "pairs": pairs}
@@ -433,6 +475,7 @@ def run(bench, args):
     bench.start_sorry_server()
     bench.start_haproxy("product")
     left_out = bench.start_limit(pem, files)
+    bench.start_limit(pem, [("/", "index.html")], name="bare")
     bench.start_haproxy("reference", bench.reference_config(pem))
     script = bench.root / "full_pages.lua"
     script.write_text(FULL_PAGE_SCRIPT)
@@ -449,6 +492,13 @@ def run(bench, args):
         results[f"{protocol}_limit"] = {
             "curve": curve(bench, "limit", protocol, args, script, page_bytes, levels)
         }
+        bare = ratio_pairs(bench, "product", protocol, args.duration, args.rounds, against="bare")
+        results[f"{protocol}_product_vs_bare"] = bare
+        print(
+            f"{protocol:5} product   page_rps={bare['rps']:.0f} bare_rps={bare['limit_rps']:.0f}"
+            f" ratio={bare['ratio']:.2f} (against a bare return: no log, nothing else)",
+            flush=True,
+        )
     for protocol in PROTOCOLS:
         for kind, path, accept, name in KINDS:
             figures = ratio_pairs(
@@ -463,7 +513,7 @@ def run(bench, args):
             )
             setups = ("product",) if path in left_out else ("product", "limit")
             figures["answers"] = bench.answers(protocol, path, accept, setups)
-            figures["file_bytes"] = (bench.www / name).stat().st_size
+            figures["file_bytes"] = bench.limit_file(name).stat().st_size
             results[f"{protocol}_product_{kind}"] = figures
             print(kind_line(protocol, kind, figures), flush=True)
     results["big_page"] = measure_big_page(bench, pem, args)

@@ -241,8 +241,8 @@ def page_section(page, static):
         "",
         "benchmarks/page_capacity.py: the page through the product (the haproxy.cfg this state",
         "tree renders), `limit` (a second haproxy answering the same file with `http-request",
-        "return`, with the `tune.bufsize` of the product's haproxy.cfg:"
-        f" {bufsize or 'none, so the default 16384'})",
+        "return`, with the product's own `global` and `defaults`: its log, its timeouts, its",
+        f"`tune.bufsize`: {bufsize or 'none, so the default 16384'})",
         "and `reference` (the seed: the sorry server as a plain backup).",
         f"wrk runs {page['duration_s']} s per point, and {page['tls_burst_duration_s']} s over HTTPS",
         "from 1,200 connections: every connection's TLS handshake comes first, so there the",
@@ -266,6 +266,15 @@ def page_section(page, static):
                 f" {curve['1200']['p99_ms']:.0f} |"
             )
     lines += [big_page_row(page["big_page"]), ""]
+    bare = [page.get(f"{protocol}_product_vs_bare") for protocol in ("http", "https")]
+    if all(bare):
+        lines += [
+            "Against a bare `return` (no log line per answer, nothing else in its config) the",
+            f"page's ratio is {bare[0]['ratio']:.2f} over HTTP and {bare[1]['ratio']:.2f} over"
+            " HTTPS: the rest is the cost of the log line that",
+            "the product's config (`option httplog`) writes for every answer, page or app.",
+            "",
+        ]
     if "refused" in page["big_page"]:
         refused = page["big_page"]["refused"].items()
         why = "; ".join(f"`{state}`: {comment}" for state, comment in refused)
