@@ -297,12 +297,12 @@ class Bench:
         product's own global and defaults (its log, buffers, timeouts), or, for ``bare``,
         nothing else."""
         returns = []
-        for path, name in files:
-            content_type = CONTENT_TYPES[Path(name).suffix]
+        for path, file in files:
+            content_type = CONTENT_TYPES[Path(file).suffix]
             status = 200 if path.startswith("/.maintenance/") else 503
             returns.append(
                 f'  http-request return status {status} content-type "{content_type}"'
-                f" file {self.limit_file(name)} hdr Retry-After 300 hdr Cache-Control no-store"
+                f" file {self.limit_file(file)} hdr Retry-After 300 hdr Cache-Control no-store"
                 f" if {{ path {path} }}"
             )
         if name == "bare":
