@@ -37,6 +37,7 @@ targets (overhead <= 1.5, failed=0) are printed beside the figures, never assert
 """
 
 import argparse
+import collections
 import datetime
 import json
 import os
@@ -101,19 +102,24 @@ def classify(status, body):
 
 
 class Load:
-    """One request per URL every LOAD_INTERVAL s; keeps (time, url, kind) of each answer."""
+    """One request per URL every LOAD_INTERVAL s; keeps (time, url, kind) of each answer, and
+    what each failed one got (its status and the start of its body, or the socket error)."""
 
     def __init__(self, urls):
         self.urls = urls
         self.samples = []
+        self.failures = collections.Counter()
         self.stopping = threading.Event()
         self.threads = [threading.Thread(target=self.run, args=(url,)) for url in urls]
 
     def run(self, url):
         while not self.stopping.is_set():
             began = time.monotonic()
-            kind = classify(*fetch(url))
+            status, body = fetch(url)
+            kind = classify(status, body)
             self.samples.append((began, url, kind))
+            if kind == "failed":
+                self.failures[f"{status} {' '.join(body.split())[:60]}"] += 1
             self.stopping.wait(max(LOAD_INTERVAL - (time.monotonic() - began), 0))
 
     def __enter__(self):
@@ -358,6 +364,7 @@ def run_cluster(lbs, rounds, keep, runner_dir=None):
                     for figure in figures[key]:
                         figure["t0"] = round(figure["t0"] - base, 4)
         counts = load.count()
+        counts["what_failed"] = dict(load.failures.most_common())
     finally:
         cluster.stop()
     return figures, counts, timeline, background
@@ -523,7 +530,7 @@ def main():
         f" LB side {1000 * background['lb_cpu_s'] / args.lbs:.1f} ms per LB,"
         f" master side {1000 * background['master_cpu_s']:.1f} ms"
     )
-    requests = sum(counts.values())
+    requests = sum(counts[kind] for kind in ("app", "page", "failed"))
     print(
         f"targets: overhead <= {TARGET_OVERHEAD}: {overhead:.2f}"
         f" {'met' if overhead <= TARGET_OVERHEAD else 'NOT met'};"
@@ -545,6 +552,8 @@ def main():
                 indent=1,
             )
         )
+    for what, times in counts["what_failed"].items():
+        print(f"failed {times}x: {what}")
     incomplete = sum(1 for f in switches if f["incomplete"])
     if incomplete:
         print(f"{incomplete} switches had an LB that failed or answered late (see above)")

@@ -205,13 +205,13 @@ def test_all_down_answers_like_maint_start(converged, app_servers):
 
 def test_an_app_that_just_died_never_gets_the_sorry_servers_200(converged, app_servers):
     """Between an app server's death and its failed health checks HAProxy still counts it up
-    and redispatches its requests to the backup: those get the 503 page with no-store, never
-    the sorry server's own 200 with its one-hour Cache-Control."""
+    and redispatches its requests to the backup: those get the maintenance page as a 503 with
+    no-store, never the sorry server's own 200 with its one-hour Cache-Control."""
     wait_for(answers(HTTPS, 200, APP_MARK), FAILOVER_WINDOW, "the app")
     for proc in app_servers:
         stop_pid(proc)
-    status, headers, _body = visitor_answer(HTTPS)
-    assert status == 503, (status, headers)
+    status, headers, body = visitor_answer(HTTPS)
+    assert status == 503 and PAGE_MARK in body, (status, headers)
     assert headers["cache-control"] == "no-store"
     assert "max-age" not in headers["cache-control"]
 
