@@ -227,6 +227,8 @@ class Bench:
             failed = {"salt-call": f"exited with {code}"}
         if not failed:
             (self.root / "visitor/maintenance.map").write_text("app 0\n")
+            status = (self.www / "maintenance.json").read_text().strip()
+            self.status_answer.write_text(status)
         return failed
 
     def render(self):
@@ -263,15 +265,15 @@ class Bench:
         url = f"http://127.0.0.1:{self.ports['sorry']}/"
         wait_for(lambda: http_get(url)[0] == 200, START_TIMEOUT, "the sorry server")
 
+    @property
     def status_answer(self):
         """The status document as the product answers it (one line, no line break after: its
-        Lua task keeps the JSON object), for the limit to return the same bytes."""
-        path = self.root / "status-answer.json"
-        path.write_text((self.www / "maintenance.json").read_text().strip())
-        return path
+        Lua task keeps the JSON object), for the limit to return the same bytes; written by
+        :py:meth:`apply_states`."""
+        return self.root / "status-answer.json"
 
     def limit_file(self, name):
-        return self.status_answer() if name == "maintenance.json" else self.www / name
+        return self.status_answer if name == "maintenance.json" else self.www / name
 
     def start_limit(self, pem, files, name="limit"):
         """(Re)start the limit with the ``tune.bufsize`` of the product's rendered haproxy.cfg
