@@ -19,7 +19,6 @@ the running HAProxy (:py:mod:`saltext_haproxy_maint.discovery`).
 import logging
 import os
 import time
-from functools import partial
 
 import salt.utils.yaml
 from salt.exceptions import CommandExecutionError, SaltInvocationError
@@ -158,13 +157,14 @@ def _apply_visitor(cfg, record):
     loaded = {entry["file"] for entry in __salt__["haproxy_runtime.list_maps"](socket=_socket(cfg))}
     if visitor["status_map_file"] in loaded:
         # Before the page shows (or goes): HAProxy holds the status document just written.
-        read = __salt__["haproxy_runtime.show_map"]
-        status = partial(read, visitor["status_map_file"], socket=_socket(cfg))
+        def held():
+            entries = __salt__["haproxy_runtime.show_map"](
+                visitor["status_map_file"], socket=_socket(cfg)
+            )
+            return entries.get(lb_record.STATUS_KEY)
+
         expected = lb_record.page_status_text(cfg, record)
-        if (
-            lb_record.wait_status_held(lambda: status().get(lb_record.STATUS_KEY), expected)
-            is False
-        ):
+        if lb_record.wait_status_held(held, expected) is False:
             log.warning("HAProxy did not take %s within 1 s", visitor["status_file"])
     if visitor["map_file"] not in loaded:
         # A config rendered before the visitor's side existed, or one another tool renders

@@ -6,6 +6,7 @@ gives each LB its directory, its supervisord and the pillar that points every pa
 of the state tree into that directory.
 """
 
+import contextlib
 import hashlib
 import http.client
 import shutil
@@ -219,6 +220,8 @@ class SandboxLB:
             stop_pid(self.supervisord, timeout=20)
             self.supervisord = None
         shutil.rmtree(self.status_dir, ignore_errors=True)
+        with contextlib.suppress(OSError):  # the last sandbox takes the folder of them all
+            CHROOT_STATUS_DIRS.rmdir()
 
 
 def _insecure_tls():

@@ -19,8 +19,8 @@ import mimetypes
 import os
 import re
 
-# The status document (record.PAGE_STATUS_FILE), kept by the Lua task.
-STATUS_DOCUMENT = "maintenance.json"
+from saltext_haproxy_maint.record import PAGE_STATUS_FILE
+
 # HAProxy's own buffer size, kept when every file fits in it.
 DEFAULT_BUFSIZE = 16384
 # Room in a buffer beyond the file: the status line and headers of the answer (HAProxy's
@@ -104,7 +104,7 @@ def page_files(root, max_file_bytes):
         for name in sorted(names):
             full = os.path.join(folder, name)
             path = os.path.relpath(full, root).replace(os.sep, "/")
-            if name.startswith(".") or path == STATUS_DOCUMENT or not os.path.isfile(full):
+            if name.startswith(".") or path == PAGE_STATUS_FILE or not os.path.isfile(full):
                 continue
             size = os.path.getsize(full)
             if not PATH_RE.match(path):
